@@ -1,0 +1,38 @@
+import { commonEnv, loadConfig, msSetting } from '@dormant/core'
+import { z } from 'zod'
+
+const DAY = 24 * 3600 * 1000
+
+const booleanSetting = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1')
+  .default(false)
+
+export const apiEnv = {
+  ...commonEnv,
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  HIBERNATION_DURATION_MS: msSetting(3 * DAY, 1000, 365 * DAY),
+  ADMIN_EMAIL: z.string().email().optional(),
+  ADMIN_PASSWORD: z.string().min(8, 'at least 8 characters').optional(),
+  SSE_HEARTBEAT_MS: msSetting(15_000, 100),
+  SSE_MAX_LIFETIME_MS: msSetting(600_000, 1000),
+  /** Events older than this are pruned; a client further behind gets a reset snapshot. */
+  EVENTS_RETENTION_MS: msSetting(7 * DAY, 1000),
+  SESSION_TTL_MS: msSetting(30 * DAY, 1000),
+  /** Set when served over HTTPS so the session cookie gets `Secure`. */
+  COOKIE_SECURE: booleanSetting,
+  /** Folder of the built web app; served at `/` when it exists. */
+  WEB_DIST: z.string().optional(),
+}
+
+export type ApiConfig = ReturnType<typeof loadApiConfig>
+
+export const loadApiConfig = (env: Record<string, string | undefined> = process.env) => {
+  const config = loadConfig(apiEnv, env)
+  if (Boolean(config.ADMIN_EMAIL) !== Boolean(config.ADMIN_PASSWORD)) {
+    process.stderr.write('Invalid configuration:\n  ADMIN_EMAIL and ADMIN_PASSWORD must be set together\n')
+    process.exit(1)
+  }
+  return config
+}

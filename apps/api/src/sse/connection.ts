@@ -1,0 +1,53 @@
+import type { ServerResponse } from 'node:http'
+
+/** One open stream, written straight to the Node response (no web-stream plumbing). */
+export class SseConnection {
+  /** Highest event id this stream has been sent (or has seen in its replay). */
+  cursor: number
+  closed = false
+  slot = 0
+  readonly deadline: number
+
+  constructor(
+    private readonly res: ServerResponse,
+    readonly scope: { userId: string } | 'all',
+    readonly sessionId: string,
+    options: { cursor: number; lifetimeMs: number; bufferLimit: number; onOverflow: () => void },
+  ) {
+    this.cursor = options.cursor
+    this.bufferLimit = options.bufferLimit
+    this.onOverflow = options.onOverflow
+    // ±20 % jitter, so streams opened together do not all reconnect together.
+    this.deadline = Date.now() + options.lifetimeMs * (0.8 + Math.random() * 0.4)
+  }
+
+  private readonly bufferLimit: number
+  private readonly onOverflow: () => void
+
+  /**
+   * Writes a frame. A client that does not read lets Node buffer our writes; past the cap
+   * we drop the stream instead of growing memory, and the client catches up by replay.
+   */
+  write(frame: string) {
+    if (this.closed) return
+    this.res.write(frame)
+    if (this.res.writableLength > this.bufferLimit) {
+      this.onOverflow()
+      this.destroy()
+    }
+  }
+
+  /** Ends the stream cleanly: the client sees the end and reconnects. */
+  end() {
+    if (this.closed) return
+    this.closed = true
+    this.res.end()
+  }
+
+  /** Drops the connection without flushing what a stalled client never read. */
+  destroy() {
+    if (this.closed) return
+    this.closed = true
+    this.res.destroy()
+  }
+}

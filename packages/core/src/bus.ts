@@ -1,0 +1,23 @@
+import type { Redis } from 'ioredis'
+import type { BusMessage, DormantEvent } from './events.js'
+
+export const eventsChannel = (prefix: string) => `${prefix}:events`
+
+/** Publishes committed events. Call only after the transaction that wrote them committed. */
+export type EventPublisher = {
+  events(events: DormantEvent[]): Promise<void>
+  upTo(id: number): Promise<void>
+  sessionsRevoked(sessionIds: string[]): Promise<void>
+}
+
+export const createEventPublisher = (redis: Redis, prefix: string): EventPublisher => {
+  const channel = eventsChannel(prefix)
+  const send = async (message: BusMessage) => {
+    await redis.publish(channel, JSON.stringify(message))
+  }
+  return {
+    events: (events) => (events.length ? send({ kind: 'events', events }) : Promise.resolve()),
+    upTo: (id) => send({ kind: 'upTo', id }),
+    sessionsRevoked: (sessionIds) => (sessionIds.length ? send({ kind: 'sessions.revoked', sessionIds }) : Promise.resolve()),
+  }
+}

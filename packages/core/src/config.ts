@@ -1,0 +1,32 @@
+import { z } from 'zod'
+
+/** Settings both processes read. Each app extends this with its own. */
+export const commonEnv = {
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** Prefix of every Redis key and channel: two deployments can share one Redis. */
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only')
+    .default('dormant'),
+  DB_PATH: z.string().min(1).default('./data/dormant.db'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+}
+
+export const msSetting = (fallback: number, min = 1, max = 365 * 24 * 3600 * 1000) =>
+  z.coerce.number().int().min(min).max(max).default(fallback)
+
+/**
+ * Parses the environment once. A bad value stops the process with one line per problem,
+ * naming the variable, so a typo in a deployment is caught at start and not at 3 a.m.
+ */
+export const loadConfig = <S extends z.ZodRawShape>(
+  shape: S,
+  env: Record<string, string | undefined> = process.env,
+): z.infer<z.ZodObject<S>> => {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''))
+  const result = z.object(shape).safeParse(present)
+  if (result.success) return result.data
+  const lines = result.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`)
+  process.stderr.write(`Invalid configuration:\n${lines.join('\n')}\n`)
+  process.exit(1)
+}

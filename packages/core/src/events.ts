@@ -1,0 +1,49 @@
+import type { Permission } from './permissions.js'
+
+export type Role = 'user' | 'admin'
+export type UserStatus = 'active' | 'hibernating'
+
+/** A user as the HTTP API and the streams show it. */
+export type UserJson = {
+  id: string
+  email: string
+  name: string
+  role: Role
+  status: UserStatus
+  goal: number
+  permissions: Permission[]
+  hibernation: null | { id: string; startedAt: string; endsAt: string }
+  version: number
+  createdAt: string
+  updatedAt: string
+}
+
+export type TransactionJson = {
+  id: string
+  type: string
+  details: Record<string, unknown>
+  createdAt: string
+}
+
+export type EventPayloads = {
+  'user.updated': { user: UserJson }
+  'transaction.created': { transaction: TransactionJson }
+  'hibernation.completed': { hibernationId: string; completedAt: string }
+}
+
+export type EventType = keyof EventPayloads
+
+/** One row of the events outbox: `id` is the global, gap-free order of all changes. */
+export type DormantEvent<T extends EventType = EventType> = {
+  [K in T]: { id: number; userId: string; type: K; data: EventPayloads[K]; createdAt: number }
+}[T]
+
+/**
+ * What travels on the Redis channel. `events` is the fast path; `upTo` only says
+ * "the table has rows up to this id" and makes subscribers read what they miss.
+ * `revokedSessions` ends the streams of sessions that were revoked.
+ */
+export type BusMessage =
+  | { kind: 'events'; events: DormantEvent[] }
+  | { kind: 'upTo'; id: number }
+  | { kind: 'sessions.revoked'; sessionIds: string[] }

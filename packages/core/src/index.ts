@@ -1,0 +1,7 @@
+export * from './config.js'
+export * from './bus.js'
+export * from './events.js'
+export * from './log.js'
+export * from './permissions.js'
+export * from './queue.js'
+export * from './redis.js'

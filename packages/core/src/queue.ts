@@ -1,0 +1,34 @@
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq'
+import { z } from 'zod'
+
+export const HIBERNATION_QUEUE = 'hibernations'
+
+/** Job data holds the id only: the DB is the source of truth, Redis bytes stay small. */
+export const hibernationJobSchema = z.object({ h: z.string().min(1) }).strict()
+export type HibernationJob = z.infer<typeof hibernationJobSchema>
+
+/** BullMQ job ids may not contain ':' nor be all digits; hibernation ids are neither. */
+export const hibernationJobId = (hibernationId: string) => hibernationId
+
+export const HIBERNATION_JOB_OPTIONS = {
+  attempts: 10,
+  backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+  removeOnComplete: { count: 1000, age: 24 * 3600 },
+  removeOnFail: { count: 5000, age: 7 * 24 * 3600 },
+} satisfies JobsOptions
+
+export type HibernationQueue = Queue<HibernationJob, void, 'complete'>
+
+export const createHibernationQueue = (connection: ConnectionOptions, prefix: string): HibernationQueue =>
+  new Queue<HibernationJob, void, 'complete'>(HIBERNATION_QUEUE, {
+    connection,
+    prefix,
+    defaultJobOptions: HIBERNATION_JOB_OPTIONS,
+  })
+
+/** Delay computed from endsAt, not from a duration, so a late enqueue is not late twice. */
+export const scheduleHibernationJob = (queue: HibernationQueue, hibernationId: string, endsAt: number, now = Date.now()) =>
+  queue.add('complete', { h: hibernationId }, {
+    jobId: hibernationJobId(hibernationId),
+    delay: Math.max(0, endsAt - now),
+  })

@@ -1,0 +1,108 @@
+import type { DormantEvent, UserJson } from '@dormant/core'
+import { and, asc, eq, gt, inArray } from 'drizzle-orm'
+import { ACTIVATION_EFFECTS, type ActivationContext } from './activation.js'
+import type { Db } from './client.js'
+import { write } from './client.js'
+import { newId } from './ids.js'
+import { hibernations, users } from './schema.js'
+import { touchUser } from './users.js'
+
+type Change = { user: UserJson; events: DormantEvent[] }
+
+const userOf = (events: DormantEvent[]) => {
+  const updated = events.findLast((e) => e.type === 'user.updated') as DormantEvent<'user.updated'> | undefined
+  if (!updated) throw new Error('a change to a user must record user.updated')
+  return updated.data.user
+}
+
+/** Starts a hibernation that ends at `now + durationMs`. The commit is the promise. */
+export const startHibernation = (
+  db: Db,
+  userId: string,
+  durationMs: number,
+  now = Date.now(),
+): (Change & { hibernation: { id: string; endsAt: number } }) | { error: 'not_found' | 'already_hibernating' } =>
+  write(db, (tx) => {
+    const user = tx.select({ status: users.status }).from(users).where(eq(users.id, userId)).get()
+    if (!user) return { error: 'not_found' as const }
+    if (user.status === 'hibernating') return { error: 'already_hibernating' as const }
+    const hibernation = { id: newId('hib'), endsAt: now + durationMs }
+    tx.insert(hibernations)
+      .values({ id: hibernation.id, userId, status: 'scheduled', startedAt: now, endsAt: hibernation.endsAt })
+      .run()
+    const events = [touchUser(tx, userId, now, { status: 'hibernating' })]
+    return { user: userOf(events), events, hibernation }
+  })
+
+/** Wakes the user early. The hibernation's job may still fire; it will find nothing to do. */
+export const cancelHibernation = (
+  db: Db,
+  userId: string,
+  now = Date.now(),
+): (Change & { hibernationId: string }) | { error: 'not_found' | 'not_hibernating' } =>
+  write(db, (tx) => {
+    if (!tx.select({ id: users.id }).from(users).where(eq(users.id, userId)).get()) return { error: 'not_found' as const }
+    const cancelled = tx
+      .update(hibernations)
+      .set({ status: 'cancelled', finishedAt: now })
+      .where(and(eq(hibernations.userId, userId), eq(hibernations.status, 'scheduled')))
+      .returning({ id: hibernations.id })
+      .get()
+    if (!cancelled) return { error: 'not_hibernating' as const }
+    const events = [touchUser(tx, userId, now, { status: 'active' })]
+    return { user: userOf(events), events, hibernationId: cancelled.id }
+  })
+
+export type CompletionOutcome =
+  | { outcome: 'completed'; userId: string; events: DormantEvent[] }
+  | { outcome: 'not_due'; endsAt: number }
+  | { outcome: 'skipped'; status: 'completed' | 'cancelled' | 'missing' }
+
+/**
+ * Completes a due hibernation exactly once. The conditional update on `status = 'scheduled'`
+ * is the guard: a second run, or a cancel that committed first, matches zero rows.
+ */
+export const completeHibernation = (db: Db, hibernationId: string, now = Date.now()): CompletionOutcome =>
+  write(db, (tx) => {
+    const current = tx
+      .select({ status: hibernations.status, endsAt: hibernations.endsAt })
+      .from(hibernations)
+      .where(eq(hibernations.id, hibernationId))
+      .get()
+    if (!current) return { outcome: 'skipped', status: 'missing' } as const
+    if (current.status !== 'scheduled') return { outcome: 'skipped', status: current.status } as const
+    if (current.endsAt > now) return { outcome: 'not_due', endsAt: current.endsAt } as const
+    const claimed = tx
+      .update(hibernations)
+      .set({ status: 'completed', finishedAt: now })
+      .where(and(eq(hibernations.id, hibernationId), eq(hibernations.status, 'scheduled')))
+      .returning({ userId: hibernations.userId })
+      .get()
+    if (!claimed) return { outcome: 'skipped', status: 'completed' } as const
+    const ctx: ActivationContext = { tx, userId: claimed.userId, hibernationId, now, events: [] }
+    for (const effect of ACTIVATION_EFFECTS) effect(ctx)
+    return { outcome: 'completed', userId: claimed.userId, events: ctx.events } as const
+  })
+
+/** One page of scheduled hibernations in id order, for the reconciler. */
+export const listScheduledHibernations = (db: Db, afterId: string, limit: number) =>
+  db
+    .select({ id: hibernations.id, endsAt: hibernations.endsAt })
+    .from(hibernations)
+    .where(and(eq(hibernations.status, 'scheduled'), gt(hibernations.id, afterId)))
+    .orderBy(asc(hibernations.id))
+    .limit(limit)
+    .all()
+
+/** Of the given ids, those whose hibernation is still scheduled. */
+export const scheduledAmong = (db: Db, ids: readonly string[]): Set<string> =>
+  new Set(
+    ids.length
+      ? db
+          .select({ id: hibernations.id })
+          .from(hibernations)
+          .where(and(inArray(hibernations.id, [...ids]), eq(hibernations.status, 'scheduled')))
+          .all()
+          .map((r) => r.id)
+      : [],
+  )

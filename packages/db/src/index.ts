@@ -1,0 +1,8 @@
+export * from './client.js'
+export * from './events.js'
+export * from './hibernations.js'
+export { ACTIVATION_EFFECTS, type ActivationContext } from './activation.js'
+export * from './sessions.js'
+export * from './transactions.js'
+export * from './users.js'
+export { newId } from './ids.js'

@@ -1,0 +1,85 @@
+import { sql } from 'drizzle-orm'
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+
+export const users = sqliteTable('users', {
+  id: text('id').primaryKey(),
+  email: text('email').notNull().unique(),
+  name: text('name').notNull(),
+  passwordHash: text('password_hash').notNull(),
+  role: text('role', { enum: ['user', 'admin'] }).notNull().default('user'),
+  status: text('status', { enum: ['active', 'hibernating'] }).notNull().default('active'),
+  goal: integer('goal').notNull().default(0),
+  permissions: text('permissions', { mode: 'json' }).$type<string[]>().notNull(),
+  version: integer('version').notNull().default(1),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+})
+
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    id: text('id').primaryKey(),
+    /** sha256 of the cookie's token: a stolen DB does not yield working cookies. */
+    tokenHash: text('token_hash').notNull().unique(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [index('sessions_user_idx').on(t.userId)],
+)
+
+export const hibernations = sqliteTable(
+  'hibernations',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    status: text('status', { enum: ['scheduled', 'completed', 'cancelled'] }).notNull(),
+    startedAt: integer('started_at').notNull(),
+    endsAt: integer('ends_at').notNull(),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [
+    // At most one scheduled hibernation per user, enforced by the DB itself.
+    uniqueIndex('hibernations_one_scheduled_idx').on(t.userId).where(sql`status = 'scheduled'`),
+    index('hibernations_scheduled_idx').on(t.id).where(sql`status = 'scheduled'`),
+  ],
+)
+
+export const transactions = sqliteTable(
+  'transactions',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    details: text('details', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    /** Unique: a hibernation completes into at most one history row. */
+    hibernationId: text('hibernation_id').unique(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('transactions_user_idx').on(t.userId, t.createdAt)],
+)
+
+/** The transactional outbox: ids are assigned under SQLite's write lock, so they commit in order. */
+export const events = sqliteTable(
+  'events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    userId: text('user_id').notNull(),
+    type: text('type').notNull(),
+    data: text('data').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('events_user_idx').on(t.userId, t.id), index('events_created_idx').on(t.createdAt)],
+)
+
+/** Small key/value facts about the DB itself, such as how far events were pruned. */
+export const meta = sqliteTable('meta', {
+  key: text('key').primaryKey(),
+  value: integer('value').notNull(),
+})
