@@ -22,6 +22,11 @@ export const apiEnv = {
   SESSION_TTL_MS: msSetting(30 * DAY, 1000),
   /** Set when served over HTTPS so the session cookie gets `Secure`. */
   COOKIE_SECURE: booleanSetting,
+  /** Failed logins allowed per account, and per client address, in each 15-minute window. */
+  LOGIN_LIMIT_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
+  LOGIN_LIMIT_PER_ADDRESS: z.coerce.number().int().min(1).default(100),
+  /** A stream whose unread output exceeds this is closed; the client catches up by replay. */
+  SSE_BUFFER_LIMIT_BYTES: z.coerce.number().int().min(1024).default(256 * 1024),
   /** Folder of the built web app; served at `/` when it exists. */
   WEB_DIST: z.string().optional(),
 }

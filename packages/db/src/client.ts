@@ -29,15 +29,18 @@ export const openDb = (path: string): Db => {
   return db
 }
 
-/** Two processes starting at once must not both apply a migration. */
+/**
+ * Two processes starting at once may race to apply the same migration; the loser's
+ * transaction fails (busy or "already exists") and, on retry, finds it applied.
+ */
 const migrateWithLock = (db: Db) => {
-  db.$client.exec('BEGIN IMMEDIATE')
-  try {
-    migrate(db, { migrationsFolder: MIGRATIONS })
-    db.$client.exec('COMMIT')
-  } catch (err) {
-    if (db.$client.inTransaction) db.$client.exec('ROLLBACK')
-    throw err
+  for (let attempt = 1; ; attempt++) {
+    try {
+      migrate(db, { migrationsFolder: MIGRATIONS })
+      return
+    } catch (err) {
+      if (attempt >= 5) throw err
+    }
   }
 }
 

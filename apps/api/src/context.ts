@@ -1,0 +1,9 @@
+import type { Logger, UserJson } from '@dormant/core'
+import type { HttpBindings } from '@hono/node-server'
+
+export type Session = { sessionId: string; user: UserJson }
+
+export type AppEnv = {
+  Bindings: HttpBindings
+  Variables: { requestId: string; log: Logger; session: Session }
+}

@@ -1,0 +1,16 @@
+import { createLogger } from '@dormant/core'
+import { loadApiConfig } from './env.js'
+import { startApi } from './server.js'
+
+const config = loadApiConfig()
+const log = createLogger('api', config.LOG_LEVEL)
+const api = await startApi(config, log)
+
+const shutdown = async (signal: string) => {
+  log.info({ signal }, 'shutting down')
+  await api.stop()
+  log.info('stopped')
+  process.exit(0)
+}
+process.once('SIGTERM', () => void shutdown('SIGTERM'))
+process.once('SIGINT', () => void shutdown('SIGINT'))

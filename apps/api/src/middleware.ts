@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto'
+import type { Logger } from '@dormant/core'
+import { bodyLimit } from 'hono/body-limit'
+import { createMiddleware } from 'hono/factory'
+import type { AppEnv } from './context.js'
+import type { Deps } from './deps.js'
+import { AppError } from './errors.js'
+
+export const MAX_BODY_BYTES = 64 * 1024
+
+/** A request id (taken from a proxy's X-Request-Id when sane) and a child logger per request. */
+export const requestContext = (log: Logger, metrics: Deps['metrics']) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    const incoming = c.req.header('x-request-id')
+    const requestId = incoming && /^[\w-]{1,64}$/.test(incoming) ? incoming : randomUUID()
+    c.set('requestId', requestId)
+    c.set('log', log.child({ requestId }))
+    const started = performance.now()
+    await next()
+    const seconds = (performance.now() - started) / 1000
+    const route = c.req.routePath || 'unmatched'
+    metrics.httpDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, seconds)
+    // A stream owns its Node response; touching Hono's response would write headers twice.
+    if (c.res.headers.has('x-hono-already-sent')) return
+    c.header('X-Request-Id', requestId)
+    c.var.log.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms: seconds * 1000 }, 'request')
+  })
+
+const hasBody = (headers: Headers) =>
+  headers.has('transfer-encoding') || Number(headers.get('content-length') ?? 0) > 0
+
+/**
+ * Bodies are JSON only. Refusing other types also stops cross-site HTML forms, which can
+ * only send form or text bodies, from reaching any mutating route.
+ */
+export const jsonBodiesOnly = createMiddleware<AppEnv>(async (c, next) => {
+  if (hasBody(c.req.raw.headers)) {
+    const type = c.req.header('content-type') ?? ''
+    if (!/^application\/json\s*(;|$)/i.test(type)) {
+      throw new AppError('unsupported_media_type', 'request bodies must be application/json')
+    }
+  }
+  await next()
+})
+
+export const limitBody = bodyLimit({
+  maxSize: MAX_BODY_BYTES,
+  onError: () => {
+    throw new AppError('payload_too_large', `request bodies are limited to ${MAX_BODY_BYTES} bytes`)
+  },
+})
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+/**
+ * CSRF defence in depth beside SameSite=Lax: a browser always sends Origin on cross-site
+ * mutating requests, so one that names another host is refused. Non-browser clients
+ * (curl, servers) send no Origin and are unaffected.
+ */
+export const sameOrigin = createMiddleware<AppEnv>(async (c, next) => {
+  if (!SAFE_METHODS.has(c.req.method)) {
+    const origin = c.req.header('origin')
+    if (origin && origin !== 'null') {
+      const host = c.req.header('x-forwarded-host') ?? c.req.header('host')
+      let originHost: string | undefined
+      try {
+        originHost = new URL(origin).host
+      } catch {
+        originHost = undefined
+      }
+      if (!host || originHost !== host) throw new AppError('forbidden', 'cross-origin request refused')
+    } else if (origin === 'null') {
+      throw new AppError('forbidden', 'cross-origin request refused')
+    }
+  }
+  await next()
+})

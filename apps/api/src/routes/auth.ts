@@ -1,0 +1,87 @@
+import { createSession, findLoginByEmail, getUser, revokeSession } from '@dormant/db'
+import { createRoute, z } from '@hono/zod-openapi'
+import { getConnInfo } from '@hono/node-server/conninfo'
+import type { Context } from 'hono'
+import { DUMMY_HASH, verifyPassword } from '../auth/passwords.js'
+import { clearSessionCookie, loadSession, requireSession, setSessionCookie } from '../auth/session.js'
+import { hashToken, newSessionToken } from '../auth/tokens.js'
+import type { AppEnv } from '../context.js'
+import type { Deps } from '../deps.js'
+import { router } from '../router.js'
+import { AppError } from '../errors.js'
+import { authErrors, errors, json, jsonBody, UserResponse } from '../schemas.js'
+
+const LoginBody = z
+  .strictObject({ email: z.string().min(1).max(320), password: z.string().min(1).max(1024) })
+  .openapi('LoginRequest')
+
+const login = createRoute({
+  method: 'post',
+  path: '/login',
+  tags: ['auth'],
+  summary: 'Sign in; sets the session cookie',
+  request: { body: jsonBody(LoginBody) },
+  responses: {
+    200: json(UserResponse, 'Signed in'),
+    400: errors[400],
+    401: authErrors[401],
+    429: errors[429],
+  },
+})
+
+const logout = createRoute({
+  method: 'post',
+  path: '/logout',
+  tags: ['auth'],
+  summary: 'Revoke the session and end its streams',
+  responses: { 204: { description: 'Signed out' }, 401: authErrors[401] },
+})
+
+const clientAddress = (c: Context<AppEnv>) => {
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}
+
+export const authRoutes = (deps: Deps) =>
+  router()
+    .openapi(login, async (c) => {
+      const { email, password } = c.req.valid('json')
+      const account = `account:${email.trim().toLowerCase()}`
+      const address = `address:${clientAddress(c)}`
+      const wait = Math.max(deps.limiters.loginByAccount.retryAfter(account), deps.limiters.loginByAddress.retryAfter(address))
+      if (wait > 0) {
+        c.header('Retry-After', String(wait))
+        throw new AppError('rate_limited', 'too many failed sign-ins; try again later', { retryAfterSeconds: wait })
+      }
+      const found = findLoginByEmail(deps.db, email)
+      // Always run scrypt, so response time does not tell whether the email exists.
+      const ok = await verifyPassword(password, found?.passwordHash ?? DUMMY_HASH)
+      const user = ok && found ? getUser(deps.db, found.id) : null
+      if (!user) {
+        deps.limiters.loginByAccount.fail(account)
+        deps.limiters.loginByAddress.fail(address)
+        throw new AppError('invalid_credentials', 'wrong email or password')
+      }
+      deps.limiters.loginByAccount.reset(account)
+      // Rotation: a login always issues a new token and retires the one the browser had.
+      const previous = loadSession(c, deps)
+      if (previous) revokeSession(deps.db, previous.sessionId)
+      const token = newSessionToken()
+      createSession(deps.db, { userId: user.id, tokenHash: hashToken(token), ttlMs: deps.config.SESSION_TTL_MS })
+      setSessionCookie(c, token, deps)
+      c.var.log.info({ userId: user.id }, 'signed in')
+      return c.json({ user }, 200)
+    })
+    .openapi({ ...logout, middleware: [requireSession(deps)] as const }, (c) => {
+      const { sessionId } = c.var.session
+      revokeSession(deps.db, sessionId)
+      deps.hub.closeSessions([sessionId])
+      deps.publisher
+        .sessionsRevoked([sessionId])
+        .catch((err) => c.var.log.warn({ err }, 'could not announce the revoked session'))
+      clearSessionCookie(c, deps)
+      return c.body(null, 204)
+    })

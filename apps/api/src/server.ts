@@ -1,0 +1,96 @@
+import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
+import { connectRedis, createEventPublisher, createHibernationQueue, createLogger, type Logger } from '@dormant/core'
+import { closeDb, openDb, pruneEvents } from '@dormant/db'
+import { serve } from '@hono/node-server'
+import { createApp } from './app.js'
+import { createRateLimiter } from './auth/rate-limit.js'
+import { ensureAdmin } from './bootstrap.js'
+import type { Deps } from './deps.js'
+import type { ApiConfig } from './env.js'
+import { createMetrics } from './metrics.js'
+import { StreamHub } from './sse/hub.js'
+import { subscribeHub } from './sse/subscriber.js'
+
+const LOGIN_WINDOW_MS = 15 * 60 * 1000
+
+/** Opens the DB and Redis connections and wires them into the app's dependencies. */
+export const createDeps = (config: ApiConfig, log: Logger = createLogger('api', config.LOG_LEVEL)) => {
+  const db = openDb(config.DB_PATH)
+  const redis = connectRedis(config.REDIS_URL)
+  const subscriber = connectRedis(config.REDIS_URL)
+  for (const conn of [redis, subscriber]) conn.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'))
+  const metrics = createMetrics()
+  const hub = new StreamHub(db, log, config.SSE_HEARTBEAT_MS, {
+    delivered: (n) => metrics.eventsDelivered.inc(n),
+    overflowed: () => metrics.sseOverflows.inc(),
+  })
+  const deps: Deps = {
+    config,
+    db,
+    redis,
+    publisher: createEventPublisher(redis, config.REDIS_PREFIX),
+    queue: createHibernationQueue(redis, config.REDIS_PREFIX),
+    hub,
+    log,
+    metrics,
+    limiters: {
+      loginByAccount: createRateLimiter({ limit: config.LOGIN_LIMIT_PER_ACCOUNT, windowMs: LOGIN_WINDOW_MS }),
+      loginByAddress: createRateLimiter({ limit: config.LOGIN_LIMIT_PER_ADDRESS, windowMs: LOGIN_WINDOW_MS }),
+    },
+  }
+  deps.queue.on('error', (err) => log.warn({ err: err.message }, 'queue error'))
+  return { deps, subscriber }
+}
+
+export type RunningApi = Awaited<ReturnType<typeof startApi>>
+
+/**
+ * Starts a whole API process's worth of machinery: connections, the hub's subscription,
+ * event pruning and the HTTP server. `stop()` is the graceful shutdown.
+ */
+export const startApi = async (config: ApiConfig, log?: Logger) => {
+  const { deps, subscriber } = createDeps(config, log)
+  await ensureAdmin(deps)
+  const app = createApp(deps)
+  // Not awaited: the API serves (and reports Redis down on /healthz) while Redis is away.
+  subscribeHub(subscriber, config.REDIS_PREFIX, deps.hub, deps.log).catch((err) =>
+    deps.log.error({ err }, 'subscribe failed'),
+  )
+
+  const prune = () => {
+    const removed = pruneEvents(deps.db, Date.now() - config.EVENTS_RETENTION_MS)
+    if (removed) deps.log.info({ removed }, 'pruned old events')
+  }
+  prune()
+  const pruner = setInterval(prune, Math.min(config.EVENTS_RETENTION_MS / 10, 3600_000))
+  pruner.unref()
+
+  const server = await new Promise<Server>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => resolve(s as Server)) as Server
+  })
+  // Longer than typical proxy idle timeouts (60 s), so the proxy closes first, never us mid-request.
+  server.keepAliveTimeout = 65_000
+  server.headersTimeout = 66_000
+  server.requestTimeout = 0
+  const { port } = server.address() as AddressInfo
+  deps.log.info({ port, host: config.HOST }, 'api listening')
+
+  let stopped: Promise<void> | undefined
+  /** Stops accepting, ends every stream (clients reconnect elsewhere), then closes connections. */
+  const stop = () => {
+    stopped ??= (async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      deps.hub.closeAll()
+      server.closeIdleConnections()
+      const force = setTimeout(() => server.closeAllConnections(), 10_000)
+      await closed
+      clearTimeout(force)
+      clearInterval(pruner)
+      await Promise.allSettled([deps.queue.close(), subscriber.quit(), deps.redis.quit()])
+      closeDb(deps.db)
+    })()
+    return stopped
+  }
+  return { app, deps, server, port, url: `http://${config.HOST}:${port}`, stop }
+}

@@ -1,0 +1,32 @@
+import { type BusMessage, eventsChannel, type Logger } from '@dormant/core'
+import type { Redis } from 'ioredis'
+import type { StreamHub } from './hub.js'
+
+/**
+ * The one Redis subscription of this API process. Whenever it is (re)established the hub
+ * reads what it missed from the events table, so an outage delays events but loses none.
+ */
+export const subscribeHub = async (subscriber: Redis, prefix: string, hub: StreamHub, log: Logger) => {
+  const channel = eventsChannel(prefix)
+  subscriber.on('message', (from: string, raw: string) => {
+    if (from !== channel) return
+    let message: BusMessage
+    try {
+      message = JSON.parse(raw) as BusMessage
+    } catch (err) {
+      log.warn({ err }, 'ignoring a malformed bus message')
+      return
+    }
+    if (message.kind === 'events') hub.offer(message.events)
+    else if (message.kind === 'upTo') hub.catchUp(message.id)
+    else if (message.kind === 'sessions.revoked') hub.closeSessions(message.sessionIds)
+  })
+  let connectedBefore = false
+  subscriber.on('ready', () => {
+    if (connectedBefore) log.info('event subscription restored; catching up from the table')
+    connectedBefore = true
+    hub.catchUp()
+  })
+  await subscriber.subscribe(channel)
+  hub.catchUp()
+}
