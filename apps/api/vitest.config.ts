@@ -1,0 +1,5 @@
+import { defineProject } from 'vitest/config'
+
+export default defineProject({
+  test: { name: 'api', globalSetup: ['../../packages/testing/src/global-setup.ts'], testTimeout: 30_000, hookTimeout: 30_000 },
+})
