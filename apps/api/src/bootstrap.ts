@@ -1,5 +1,5 @@
-import { createUser, findLoginByEmail } from '@dormant/db'
 import { PERMISSION_NAMES } from '@dormant/core'
+import { createUser, findLoginByEmail } from '@dormant/db'
 import { hashPassword } from './auth/passwords.js'
 import type { Deps } from './deps.js'
 
@@ -14,5 +14,6 @@ export const ensureAdmin = async (deps: Pick<Deps, 'db' | 'config' | 'log'>) => 
     role: 'admin',
     permissions: PERMISSION_NAMES,
   })
-  if (!('error' in result)) deps.log.info({ userId: result.user.id, email: result.user.email }, 'created the bootstrap admin')
+  if (!('error' in result))
+    deps.log.info({ userId: result.user.id, email: result.user.email }, 'created the bootstrap admin')
 }

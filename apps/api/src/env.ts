@@ -26,7 +26,11 @@ export const apiEnv = {
   LOGIN_LIMIT_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
   LOGIN_LIMIT_PER_ADDRESS: z.coerce.number().int().min(1).default(100),
   /** A stream whose unread output exceeds this is closed; the client catches up by replay. */
-  SSE_BUFFER_LIMIT_BYTES: z.coerce.number().int().min(1024).default(256 * 1024),
+  SSE_BUFFER_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(256 * 1024),
   /** Folder of the built web app; served at `/` when it exists. */
   WEB_DIST: z.string().optional(),
 }

@@ -26,8 +26,7 @@ export const requestContext = (log: Logger, metrics: Deps['metrics']) =>
     c.var.log.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms: seconds * 1000 }, 'request')
   })
 
-const hasBody = (headers: Headers) =>
-  headers.has('transfer-encoding') || Number(headers.get('content-length') ?? 0) > 0
+const hasBody = (headers: Headers) => headers.has('transfer-encoding') || Number(headers.get('content-length') ?? 0) > 0
 
 /**
  * Bodies are JSON only. Refusing other types also stops cross-site HTML forms, which can

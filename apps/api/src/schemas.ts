@@ -36,7 +36,13 @@ export const PermissionName = z
   })
   .openapi({ enum: [...PERMISSION_NAMES] })
 
-export const UserIdParam = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) })
+export const UserIdParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: 'id', in: 'path' } }),
+})
 
 const errorResponse = (description: string) => ({
   description,

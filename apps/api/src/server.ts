@@ -1,5 +1,5 @@
-import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { connectRedis, createEventPublisher, createHibernationQueue, createLogger, type Logger } from '@dormant/core'
 import { closeDb, openDb, pruneEvents } from '@dormant/db'
 import { serve } from '@hono/node-server'
@@ -19,7 +19,8 @@ export const createDeps = (config: ApiConfig, log: Logger = createLogger('api', 
   const db = openDb(config.DB_PATH)
   const redis = connectRedis(config.REDIS_URL)
   const subscriber = connectRedis(config.REDIS_URL)
-  for (const conn of [redis, subscriber]) conn.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'))
+  for (const conn of [redis, subscriber])
+    conn.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'))
   const metrics = createMetrics()
   const hub = new StreamHub(db, log, config.SSE_HEARTBEAT_MS, {
     delivered: (n) => metrics.eventsDelivered.inc(n),
@@ -67,7 +68,9 @@ export const startApi = async (config: ApiConfig, log?: Logger) => {
   pruner.unref()
 
   const server = await new Promise<Server>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => resolve(s as Server)) as Server
+    const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () =>
+      resolve(s as Server),
+    ) as Server
   })
   // Longer than typical proxy idle timeouts (60 s), so the proxy closes first, never us mid-request.
   server.keepAliveTimeout = 65_000

@@ -1,6 +1,6 @@
-import { tempDbPath, uniquePrefix } from '@dormant/testing'
 import { createLogger } from '@dormant/core'
-import { inject, test as base } from 'vitest'
+import { tempDbPath, uniquePrefix } from '@dormant/testing'
+import { test as base, inject } from 'vitest'
 import { loadApiConfig } from './env.js'
 import { type RunningApi, startApi } from './server.js'
 
@@ -13,7 +13,10 @@ export type TestApi = RunningApi & {
   login(email: string, password: string): Promise<string>
   adminCookie(): Promise<string>
   /** Creates a user as admin and signs them in. */
-  newUser(fields?: { permissions?: string[]; role?: 'user' | 'admin' }): Promise<{ id: string; email: string; cookie: string }>
+  newUser(fields?: {
+    permissions?: string[]
+    role?: 'user' | 'admin'
+  }): Promise<{ id: string; email: string; cookie: string }>
 }
 
 /** Starts a real API (HTTP server, SQLite file, Redis) with settings a test may override. */

@@ -21,7 +21,10 @@ export const webRoutes = (dist: string) => {
   // serveStatic resolves `root` against the working directory, wherever the API was started.
   const root = relative(process.cwd(), dist) || '.'
   return app
-    .use('/assets/*', serveStatic({ root, onFound: (_path, c) => c.header('Cache-Control', 'public, max-age=31536000, immutable') }))
+    .use(
+      '/assets/*',
+      serveStatic({ root, onFound: (_path, c) => c.header('Cache-Control', 'public, max-age=31536000, immutable') }),
+    )
     .use('*', serveStatic({ root }))
     .get('*', (c) => c.html(html))
 }

@@ -18,6 +18,7 @@ export const createEventPublisher = (redis: Redis, prefix: string): EventPublish
   return {
     events: (events) => (events.length ? send({ kind: 'events', events }) : Promise.resolve()),
     upTo: (id) => send({ kind: 'upTo', id }),
-    sessionsRevoked: (sessionIds) => (sessionIds.length ? send({ kind: 'sessions.revoked', sessionIds }) : Promise.resolve()),
+    sessionsRevoked: (sessionIds) =>
+      sessionIds.length ? send({ kind: 'sessions.revoked', sessionIds }) : Promise.resolve(),
   }
 }

@@ -1,5 +1,5 @@
-export * from './config.js'
 export * from './bus.js'
+export * from './config.js'
 export * from './events.js'
 export * from './log.js'
 export * from './permissions.js'

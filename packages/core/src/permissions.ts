@@ -17,5 +17,4 @@ export const PERMISSION_NAMES: readonly Permission[] = PERMISSIONS.map((p) => p.
 /** Granted to a user created without an explicit list. */
 export const DEFAULT_PERMISSIONS: readonly Permission[] = ['hibernation.self', 'transactions.read']
 
-export const isPermission = (name: string): name is Permission =>
-  (PERMISSION_NAMES as readonly string[]).includes(name)
+export const isPermission = (name: string): name is Permission => (PERMISSION_NAMES as readonly string[]).includes(name)

@@ -1,4 +1,4 @@
-import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq'
+import { type ConnectionOptions, type JobsOptions, Queue } from 'bullmq'
 import { z } from 'zod'
 
 export const HIBERNATION_QUEUE = 'hibernations'
@@ -27,8 +27,17 @@ export const createHibernationQueue = (connection: ConnectionOptions, prefix: st
   })
 
 /** Delay computed from endsAt, not from a duration, so a late enqueue is not late twice. */
-export const scheduleHibernationJob = (queue: HibernationQueue, hibernationId: string, endsAt: number, now = Date.now()) =>
-  queue.add('complete', { h: hibernationId }, {
-    jobId: hibernationJobId(hibernationId),
-    delay: Math.max(0, endsAt - now),
-  })
+export const scheduleHibernationJob = (
+  queue: HibernationQueue,
+  hibernationId: string,
+  endsAt: number,
+  now = Date.now(),
+) =>
+  queue.add(
+    'complete',
+    { h: hibernationId },
+    {
+      jobId: hibernationJobId(hibernationId),
+      delay: Math.max(0, endsAt - now),
+    },
+  )

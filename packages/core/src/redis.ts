@@ -17,7 +17,9 @@ export const redisSafetyWarnings = async (redis: Redis): Promise<string[]> => {
   const [, aof] = (await redis.config('GET', 'appendonly')) as [string, string]
   const [, save] = (await redis.config('GET', 'save')) as [string, string]
   if (aof !== 'yes' && !save) {
-    warnings.push('Redis persistence is off (no AOF, no RDB snapshots): a restart loses the queue until the reconciler rebuilds it')
+    warnings.push(
+      'Redis persistence is off (no AOF, no RDB snapshots): a restart loses the queue until the reconciler rebuilds it',
+    )
   }
   return warnings
 }

@@ -7,10 +7,22 @@ import { events, meta } from './schema.js'
 type Row = typeof events.$inferSelect
 
 const toEvent = (row: Row) =>
-  ({ id: row.id, userId: row.userId, type: row.type, data: JSON.parse(row.data), createdAt: row.createdAt }) as DormantEvent
+  ({
+    id: row.id,
+    userId: row.userId,
+    type: row.type,
+    data: JSON.parse(row.data),
+    createdAt: row.createdAt,
+  }) as DormantEvent
 
 /** Appends an event inside the caller's transaction; it becomes visible when that commits. */
-export const appendEvent = <T extends EventType>(tx: Tx, userId: string, type: T, data: EventPayloads[T], now: number) => {
+export const appendEvent = <T extends EventType>(
+  tx: Tx,
+  userId: string,
+  type: T,
+  data: EventPayloads[T],
+  now: number,
+) => {
   const row = tx
     .insert(events)
     .values({ userId, type, data: JSON.stringify(data), createdAt: now })
@@ -50,7 +62,11 @@ export const eventsPrunedThrough = (db: Db): number =>
 /** Deletes events created before `before`; returns how many. */
 export const pruneEvents = (db: Db, before: number): number =>
   write(db, (tx) => {
-    const last = tx.select({ id: max(events.id) }).from(events).where(lt(events.createdAt, before)).get()?.id
+    const last = tx
+      .select({ id: max(events.id) })
+      .from(events)
+      .where(lt(events.createdAt, before))
+      .get()?.id
     if (!last) return 0
     const { changes } = tx.delete(events).where(lte(events.id, last)).run()
     tx.insert(meta)

@@ -41,7 +41,8 @@ export const cancelHibernation = (
   now = Date.now(),
 ): (Change & { hibernationId: string }) | { error: 'not_found' | 'not_hibernating' } =>
   write(db, (tx) => {
-    if (!tx.select({ id: users.id }).from(users).where(eq(users.id, userId)).get()) return { error: 'not_found' as const }
+    if (!tx.select({ id: users.id }).from(users).where(eq(users.id, userId)).get())
+      return { error: 'not_found' as const }
     const cancelled = tx
       .update(hibernations)
       .set({ status: 'cancelled', finishedAt: now })

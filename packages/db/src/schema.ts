@@ -6,8 +6,12 @@ export const users = sqliteTable('users', {
   email: text('email').notNull().unique(),
   name: text('name').notNull(),
   passwordHash: text('password_hash').notNull(),
-  role: text('role', { enum: ['user', 'admin'] }).notNull().default('user'),
-  status: text('status', { enum: ['active', 'hibernating'] }).notNull().default('active'),
+  role: text('role', { enum: ['user', 'admin'] })
+    .notNull()
+    .default('user'),
+  status: text('status', { enum: ['active', 'hibernating'] })
+    .notNull()
+    .default('active'),
   goal: integer('goal').notNull().default(0),
   permissions: text('permissions', { mode: 'json' }).$type<string[]>().notNull(),
   version: integer('version').notNull().default(1),

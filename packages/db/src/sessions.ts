@@ -5,7 +5,11 @@ import { newId } from './ids.js'
 import { hibernations, sessions, users } from './schema.js'
 import { toUserJson } from './users.js'
 
-export const createSession = (db: Db, input: { userId: string; tokenHash: string; ttlMs: number }, now = Date.now()) => {
+export const createSession = (
+  db: Db,
+  input: { userId: string; tokenHash: string; ttlMs: number },
+  now = Date.now(),
+) => {
   const id = newId('ses')
   db.insert(sessions)
     .values({ id, userId: input.userId, tokenHash: input.tokenHash, createdAt: now, expiresAt: now + input.ttlMs })
@@ -17,7 +21,11 @@ export const createSession = (db: Db, input: { userId: string; tokenHash: string
  * The session and its user as they are now: one indexed query per request, so a
  * permission change is in force for the very next request in every process.
  */
-export const findSession = (db: Db, tokenHash: string, now = Date.now()): { sessionId: string; user: UserJson } | null => {
+export const findSession = (
+  db: Db,
+  tokenHash: string,
+  now = Date.now(),
+): { sessionId: string; user: UserJson } | null => {
   const row = db
     .select({ sessionId: sessions.id, user: users, hibernation: hibernations })
     .from(sessions)
@@ -29,7 +37,8 @@ export const findSession = (db: Db, tokenHash: string, now = Date.now()): { sess
 }
 
 /** Returns whether the session still existed. */
-export const revokeSession = (db: Db, sessionId: string) => db.delete(sessions).where(eq(sessions.id, sessionId)).run().changes > 0
+export const revokeSession = (db: Db, sessionId: string) =>
+  db.delete(sessions).where(eq(sessions.id, sessionId)).run().changes > 0
 
 export const deleteExpiredSessions = (db: Db, now = Date.now()) =>
   db.delete(sessions).where(lte(sessions.expiresAt, now)).run().changes

@@ -108,7 +108,10 @@ export const setPermissions = (
   })
 
 /** Pages through users ordered by email; `cursor` is the last email of the previous page. */
-export const listUsers = (db: Db, options: { query?: string | undefined; limit: number; cursor?: string | undefined }) => {
+export const listUsers = (
+  db: Db,
+  options: { query?: string | undefined; limit: number; cursor?: string | undefined },
+) => {
   const conditions = []
   if (options.query) {
     const q = options.query.toLowerCase()

@@ -1,6 +1,7 @@
 import './provided.js'
-export * from './process.js'
+
 export * from './ports.js'
+export * from './process.js'
 export * from './redis-server.js'
 export * from './sse-client.js'
 export * from './temp.js'

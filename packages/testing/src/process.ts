@@ -52,7 +52,10 @@ export const spawnApp = (entry: 'api' | 'worker', env: Record<string, string>): 
             done(() => reject(new Error(`${entry} exited before printing ${text}:\n${out}`)))
           }
         }
-        const timer = setTimeout(() => done(() => reject(new Error(`${entry} did not print ${text} in ${timeoutMs} ms:\n${out}`))), timeoutMs)
+        const timer = setTimeout(
+          () => done(() => reject(new Error(`${entry} did not print ${text} in ${timeoutMs} ms:\n${out}`))),
+          timeoutMs,
+        )
         const done = (finish: () => void) => {
           clearTimeout(timer)
           listeners.delete(check)

@@ -23,7 +23,10 @@ export class SseRecorder {
   private endWaiters: (() => void)[] = []
   readonly opened: Promise<void>
 
-  constructor(url: string, init: { cookie?: string; lastEventId?: number | string; headers?: Record<string, string> } = {}) {
+  constructor(
+    url: string,
+    init: { cookie?: string; lastEventId?: number | string; headers?: Record<string, string> } = {},
+  ) {
     const headers: Record<string, string> = { Accept: 'text/event-stream', ...init.headers }
     if (init.cookie) headers.Cookie = init.cookie
     if (init.lastEventId !== undefined) headers['Last-Event-ID'] = String(init.lastEventId)

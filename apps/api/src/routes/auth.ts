@@ -1,14 +1,14 @@
 import { createSession, findLoginByEmail, getUser, revokeSession } from '@dormant/db'
-import { createRoute, z } from '@hono/zod-openapi'
 import { getConnInfo } from '@hono/node-server/conninfo'
+import { createRoute, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import { DUMMY_HASH, verifyPassword } from '../auth/passwords.js'
 import { clearSessionCookie, loadSession, requireSession, setSessionCookie } from '../auth/session.js'
 import { hashToken, newSessionToken } from '../auth/tokens.js'
 import type { AppEnv } from '../context.js'
 import type { Deps } from '../deps.js'
-import { router } from '../router.js'
 import { AppError } from '../errors.js'
+import { router } from '../router.js'
 import { authErrors, errors, json, jsonBody, UserResponse } from '../schemas.js'
 
 const LoginBody = z
@@ -51,7 +51,10 @@ export const authRoutes = (deps: Deps) =>
       const { email, password } = c.req.valid('json')
       const account = `account:${email.trim().toLowerCase()}`
       const address = `address:${clientAddress(c)}`
-      const wait = Math.max(deps.limiters.loginByAccount.retryAfter(account), deps.limiters.loginByAddress.retryAfter(address))
+      const wait = Math.max(
+        deps.limiters.loginByAccount.retryAfter(account),
+        deps.limiters.loginByAddress.retryAfter(address),
+      )
       if (wait > 0) {
         c.header('Retry-After', String(wait))
         throw new AppError('rate_limited', 'too many failed sign-ins; try again later', { retryAfterSeconds: wait })

@@ -1,7 +1,7 @@
 import { eventsPrunedThrough, getUser, latestEventId, readEvents } from '@dormant/db'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
-import { Hono } from 'hono'
 import type { Context } from 'hono'
+import { Hono } from 'hono'
 import { requireAdmin, requireSession } from '../auth/session.js'
 import type { AppEnv } from '../context.js'
 import type { Deps } from '../deps.js'

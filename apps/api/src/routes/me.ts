@@ -2,8 +2,8 @@ import { listTransactions } from '@dormant/db'
 import { createRoute, z } from '@hono/zod-openapi'
 import { assertPermission, requireSession } from '../auth/session.js'
 import type { Deps } from '../deps.js'
-import { router } from '../router.js'
 import { cancelFor, startFor } from '../hibernation.js'
+import { router } from '../router.js'
 import { authErrors, errors, json, TransactionSchema, UserResponse } from '../schemas.js'
 
 export const TransactionsResponse = z.object({ transactions: z.array(TransactionSchema) })

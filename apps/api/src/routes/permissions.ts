@@ -18,5 +18,6 @@ const catalogue = createRoute({
 })
 
 export const permissionsRoutes = (deps: Deps) =>
-  router(requireSession(deps))
-    .openapi(catalogue, (c) => c.json({ permissions: PERMISSIONS.map((p) => ({ ...p })) }, 200))
+  router(requireSession(deps)).openapi(catalogue, (c) =>
+    c.json({ permissions: PERMISSIONS.map((p) => ({ ...p })) }, 200),
+  )

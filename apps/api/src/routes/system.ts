@@ -1,6 +1,6 @@
 import { getConnInfo } from '@hono/node-server/conninfo'
-import { Hono } from 'hono'
 import type { Context } from 'hono'
+import { Hono } from 'hono'
 import type { AppEnv } from '../context.js'
 import type { Deps } from '../deps.js'
 import { AppError } from '../errors.js'

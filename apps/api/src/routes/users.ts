@@ -4,10 +4,19 @@ import { createRoute, z } from '@hono/zod-openapi'
 import { hashPassword } from '../auth/passwords.js'
 import { requireAdmin } from '../auth/session.js'
 import { announce, type Deps } from '../deps.js'
-import { router } from '../router.js'
 import { AppError } from '../errors.js'
 import { cancelFor, startFor } from '../hibernation.js'
-import { authErrors, errors, json, jsonBody, PermissionName, UserIdParam, UserResponse, UserSchema } from '../schemas.js'
+import { router } from '../router.js'
+import {
+  authErrors,
+  errors,
+  json,
+  jsonBody,
+  PermissionName,
+  UserIdParam,
+  UserResponse,
+  UserSchema,
+} from '../schemas.js'
 import { TransactionsResponse } from './me.js'
 
 const MAX_DURATION_MS = 31_536_000_000
@@ -87,7 +96,10 @@ const startHibernation = createRoute({
   tags,
   security,
   summary: 'Start a hibernation for a user',
-  request: { params: UserIdParam, body: { required: false, content: { 'application/json': { schema: HibernationBody } } } },
+  request: {
+    params: UserIdParam,
+    body: { required: false, content: { 'application/json': { schema: HibernationBody } } },
+  },
   responses: {
     201: json(UserResponse, 'Hibernating'),
     400: errors[400],

@@ -67,11 +67,13 @@ export class StreamHub {
 
   /** Reads and fans out everything committed after `lastId` (up to `upTo`). */
   catchUp(upTo = Number.MAX_SAFE_INTEGER) {
+    const from = this.lastId
     while (this.lastId < upTo) {
       const page = readEvents(this.db, this.lastId, { upTo, limit: PAGE })
       for (const event of page) this.deliver(event)
       if (page.length < PAGE) break
     }
+    if (this.lastId > from) this.log.debug({ from, to: this.lastId }, 'caught up from the events table')
     // Ids below upTo that are not in the table were pruned or never committed.
     if (upTo !== Number.MAX_SAFE_INTEGER && this.lastId < upTo) this.lastId = upTo
   }
