@@ -1,0 +1,90 @@
+import type { Permission, Role, TransactionJson, UserJson } from '@dormant/core'
+import { ApiError } from './errors.js'
+
+export type PermissionInfo = { name: Permission; description: string }
+export type UsersPage = { users: UserJson[]; nextCursor: string | null }
+export type NewUserInput = {
+  email: string
+  password: string
+  name?: string
+  role?: Role
+  permissions?: Permission[]
+}
+
+export type ApiClientOptions = {
+  /** Prefix for every path; empty for the same origin. */
+  baseUrl?: string
+  fetch?: typeof fetch
+}
+
+/** Typed fetch wrappers for the Dormant HTTP contract; the session travels as a cookie. */
+export const createApiClient = (options: ApiClientOptions = {}) => {
+  const base = options.baseUrl ?? ''
+  const doFetch = options.fetch ?? ((input, init) => fetch(input, init))
+
+  const request = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const init: RequestInit = { method, credentials: 'same-origin', headers: { accept: 'application/json' } }
+    if (body !== undefined) {
+      init.headers = { ...init.headers, 'content-type': 'application/json' }
+      init.body = JSON.stringify(body)
+    }
+    let res: Response
+    try {
+      res = await doFetch(`${base}${path}`, init)
+    } catch (err) {
+      throw new ApiError('network', err instanceof Error ? err.message : 'network error', 0)
+    }
+    if (res.status === 204) return undefined as T
+    const text = await res.text()
+    let parsed: unknown
+    try {
+      parsed = text ? JSON.parse(text) : undefined
+    } catch {
+      parsed = undefined
+    }
+    if (!res.ok) {
+      const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error
+      // A proxy's HTML error page has no JSON body: still a typed error with the status.
+      throw new ApiError(
+        error?.code ?? (res.status >= 500 ? 'unavailable' : 'http_error'),
+        error?.message ?? `HTTP ${res.status}`,
+        res.status,
+        error?.details,
+      )
+    }
+    return parsed as T
+  }
+
+  const user = async (p: Promise<{ user: UserJson }>) => (await p).user
+  const id = encodeURIComponent
+
+  return {
+    login: (email: string, password: string) => user(request('POST', '/api/auth/login', { email, password })),
+    logout: () => request<void>('POST', '/api/auth/logout'),
+    me: () => user(request('GET', '/api/me')),
+    startOwnHibernation: () => user(request('POST', '/api/me/hibernation')),
+    cancelOwnHibernation: () => user(request('DELETE', '/api/me/hibernation')),
+    myTransactions: async () =>
+      (await request<{ transactions: TransactionJson[] }>('GET', '/api/me/transactions')).transactions,
+    permissions: async () => (await request<{ permissions: PermissionInfo[] }>('GET', '/api/permissions')).permissions,
+    listUsers: (query: { query?: string; limit?: number; cursor?: string | null } = {}) => {
+      const params = new URLSearchParams()
+      if (query.query) params.set('query', query.query)
+      if (query.limit) params.set('limit', String(query.limit))
+      if (query.cursor) params.set('cursor', query.cursor)
+      const qs = params.toString()
+      return request<UsersPage>('GET', `/api/users${qs ? `?${qs}` : ''}`)
+    },
+    createUser: (input: NewUserInput) => user(request('POST', '/api/users', input)),
+    getUser: (userId: string) => user(request('GET', `/api/users/${id(userId)}`)),
+    setPermissions: (userId: string, permissions: Permission[]) =>
+      user(request('PUT', `/api/users/${id(userId)}/permissions`, { permissions })),
+    startHibernation: (userId: string, durationMs?: number) =>
+      user(request('POST', `/api/users/${id(userId)}/hibernation`, durationMs === undefined ? {} : { durationMs })),
+    cancelHibernation: (userId: string) => user(request('DELETE', `/api/users/${id(userId)}/hibernation`)),
+    userTransactions: async (userId: string) =>
+      (await request<{ transactions: TransactionJson[] }>('GET', `/api/users/${id(userId)}/transactions`)).transactions,
+  }
+}
+
+export type ApiClient = ReturnType<typeof createApiClient>

@@ -1,0 +1,5 @@
+export * from './api.js'
+export * from './errors.js'
+export { backoffDelay, EVENT_TYPES } from './event-source.js'
+export * from './state.js'
+export * from './stream.js'
