@@ -30,10 +30,12 @@ const hasBody = (headers: Headers) => headers.has('transfer-encoding') || Number
 
 /**
  * Bodies are JSON only. Refusing other types also stops cross-site HTML forms, which can
- * only send form or text bodies, from reaching any mutating route.
+ * only send form or text bodies, from reaching any mutating route — even an empty form,
+ * whose request has no body but still names a form content type.
  */
 export const jsonBodiesOnly = createMiddleware<AppEnv>(async (c, next) => {
-  if (hasBody(c.req.raw.headers)) {
+  const headers = c.req.raw.headers
+  if (hasBody(headers) || (!SAFE_METHODS.has(c.req.method) && headers.has('content-type'))) {
     const type = c.req.header('content-type') ?? ''
     if (!/^application\/json\s*(;|$)/i.test(type)) {
       throw new AppError('unsupported_media_type', 'request bodies must be application/json')
@@ -58,6 +60,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
  */
 export const sameOrigin = createMiddleware<AppEnv>(async (c, next) => {
   if (!SAFE_METHODS.has(c.req.method)) {
+    // Browsers that send Fetch Metadata say outright when a request is cross-site.
+    if (c.req.header('sec-fetch-site') === 'cross-site') throw new AppError('forbidden', 'cross-origin request refused')
     const origin = c.req.header('origin')
     if (origin && origin !== 'null') {
       const host = c.req.header('x-forwarded-host') ?? c.req.header('host')
@@ -72,5 +76,15 @@ export const sameOrigin = createMiddleware<AppEnv>(async (c, next) => {
       throw new AppError('forbidden', 'cross-origin request refused')
     }
   }
+  await next()
+})
+
+/**
+ * For routes whose JSON body is optional: an empty body sent with `Content-Type:
+ * application/json` (what many clients send for "no body") means `{}`, not malformed JSON.
+ * Runs before the route's validator, which then parses the cached `{}`.
+ */
+export const optionalJsonBody = createMiddleware<AppEnv>(async (c, next) => {
+  if ((await c.req.text()).trim() === '') c.req.bodyCache.text = Promise.resolve('{}')
   await next()
 })

@@ -45,6 +45,15 @@ const clientAddress = (c: Context<AppEnv>) => {
   }
 }
 
+/** Revokes sessions and ends their open streams in every API process. */
+const endSessions = (c: Context<AppEnv>, deps: Deps, sessionIds: string[]) => {
+  for (const id of sessionIds) revokeSession(deps.db, id)
+  deps.hub.closeSessions(sessionIds)
+  deps.publisher
+    .sessionsRevoked(sessionIds)
+    .catch((err) => c.var.log.warn({ err }, 'could not announce the revoked session'))
+}
+
 export const authRoutes = (deps: Deps) =>
   router()
     .openapi(login, async (c) => {
@@ -71,7 +80,7 @@ export const authRoutes = (deps: Deps) =>
       deps.limiters.loginByAccount.reset(account)
       // Rotation: a login always issues a new token and retires the one the browser had.
       const previous = loadSession(c, deps)
-      if (previous) revokeSession(deps.db, previous.sessionId)
+      if (previous) endSessions(c, deps, [previous.sessionId])
       const token = newSessionToken()
       createSession(deps.db, { userId: user.id, tokenHash: hashToken(token), ttlMs: deps.config.SESSION_TTL_MS })
       setSessionCookie(c, token, deps)
@@ -79,12 +88,7 @@ export const authRoutes = (deps: Deps) =>
       return c.json({ user }, 200)
     })
     .openapi({ ...logout, middleware: [requireSession(deps)] as const }, (c) => {
-      const { sessionId } = c.var.session
-      revokeSession(deps.db, sessionId)
-      deps.hub.closeSessions([sessionId])
-      deps.publisher
-        .sessionsRevoked([sessionId])
-        .catch((err) => c.var.log.warn({ err }, 'could not announce the revoked session'))
+      endSessions(c, deps, [c.var.session.sessionId])
       clearSessionCookie(c, deps)
       return c.body(null, 204)
     })
