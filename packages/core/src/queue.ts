@@ -10,12 +10,13 @@ export type HibernationJob = z.infer<typeof hibernationJobSchema>
 /** BullMQ job ids may not contain ':' nor be all digits; hibernation ids are neither. */
 export const hibernationJobId = (hibernationId: string) => hibernationId
 
-export const HIBERNATION_JOB_OPTIONS = {
-  attempts: 10,
-  backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
-  removeOnComplete: { count: 1000, age: 24 * 3600 },
-  removeOnFail: { count: 5000, age: 7 * 24 * 3600 },
-} satisfies JobsOptions
+/**
+ * Stored in every job's hash, so kept to nothing: while each hash field stays under Redis's
+ * `hash-max-listpack-value` (64 bytes) the job is a compact listpack of ~280 B; the stock
+ * attempts/backoff/removeOn* options make `opts` ~200 B and the hash ~800 B. Retries (with
+ * exponential backoff and jitter) and retention are the worker's settings instead.
+ */
+export const HIBERNATION_JOB_OPTIONS = {} satisfies JobsOptions
 
 export type HibernationQueue = Queue<HibernationJob, void, 'complete'>
 

@@ -1,0 +1,163 @@
+import {
+  createEventPublisher,
+  type DormantEvent,
+  type EventPublisher,
+  HIBERNATION_QUEUE,
+  type HibernationJob,
+  scheduleHibernationJob,
+} from '@dormant/core'
+import { cancelHibernation, completeHibernation, openDb, readEvents } from '@dormant/db'
+import { waitFor } from '@dormant/testing'
+import { Worker } from 'bullmq'
+import { describe, expect } from 'vitest'
+import { hibernationProcessor, retryDelay } from './complete-hibernation.js'
+import { recordBus, seedHibernations, silentLog, test } from './testing.js'
+import { startWorker } from './worker.js'
+
+const countRows = (db: ReturnType<typeof openDb>, table: 'transactions', hibernationId: string) =>
+  db.$client.prepare(`select count(*) as n from ${table} where hibernation_id = ?`).get(hibernationId) as { n: number }
+
+const eventsOf = (db: ReturnType<typeof openDb>, userId: string) => readEvents(db, 0, { userId }).map((e) => e.type)
+
+describe('hibernation job', () => {
+  test('completes a due hibernation once and publishes its events in order', async ({ env }) => {
+    const bus = await recordBus(env.config.REDIS_URL, env.config.REDIS_PREFIX)
+    const worker = await startWorker(env.config, silentLog())
+    const [h] = seedHibernations(env.db, 1, () => Date.now() + 1000)
+    await scheduleHibernationJob(env.queue, h!.id, h!.endsAt)
+
+    await bus.until((m) => m.some((x) => x.kind === 'events'), 5000)
+    const published = bus.messages.find((m) => m.message.kind === 'events')!
+    const events = (published.message as { events: DormantEvent[] }).events
+    expect(events.map((e) => e.type)).toEqual(['user.updated', 'transaction.created', 'hibernation.completed'])
+    const updated = events[0] as DormantEvent<'user.updated'>
+    expect(updated.data.user).toMatchObject({ status: 'active', goal: 1, hibernation: null })
+    const lateness = published.at - h!.endsAt
+    console.info(`worker in-process: event published ${lateness} ms after endsAt`)
+    expect(lateness).toBeGreaterThanOrEqual(0)
+    expect(lateness).toBeLessThan(1000)
+    expect(countRows(env.db, 'transactions', h!.id).n).toBe(1)
+
+    await worker.stop()
+    await bus.close()
+  })
+
+  test('the same job run twice: one history row, one set of events, then only a position', async ({ env }) => {
+    const bus = await recordBus(env.config.REDIS_URL, env.config.REDIS_PREFIX)
+    const worker = await startWorker(env.config, silentLog())
+    const [h] = seedHibernations(env.db, 1, () => Date.now() + 1000)
+    await scheduleHibernationJob(env.queue, h!.id, h!.endsAt)
+    await bus.until((m) => m.some((x) => x.kind === 'events'), 5000)
+    await waitFor(async () => (await env.queue.getJobState(h!.id)) === 'completed', { what: 'first run completed' })
+
+    // Runs the job again, as a retry after a lost ack or a reconciler race would.
+    await env.queue.remove(h!.id)
+    await scheduleHibernationJob(env.queue, h!.id, h!.endsAt)
+    await bus.until((m) => m.some((x) => x.kind === 'upTo'), 5000, 'upTo after the second run')
+
+    expect(bus.messages.filter((m) => m.message.kind === 'events')).toHaveLength(1)
+    expect(countRows(env.db, 'transactions', h!.id).n).toBe(1)
+    expect(eventsOf(env.db, h!.userId).filter((t) => t === 'hibernation.completed')).toHaveLength(1)
+    await worker.stop()
+    await bus.close()
+  })
+
+  test('a job promoted before endsAt goes back to delayed and completes at endsAt, not before', async ({ env }) => {
+    const worker = await startWorker(env.config, silentLog())
+    const [h] = seedHibernations(env.db, 1, () => Date.now() + 1500)
+    // No delay: as if an operator pressed "promote" in Bull Board, or the API's clock ran ahead.
+    await env.queue.add('complete', { h: h!.id }, { jobId: h!.id })
+    await waitFor(async () => (await env.queue.getJobState(h!.id)) === 'delayed', { what: 'job delayed again' })
+    expect(countRows(env.db, 'transactions', h!.id).n).toBe(0)
+    await waitFor(async () => (await env.queue.getJobState(h!.id)) === 'completed', { what: 'job completed' })
+    const row = env.db.$client.prepare('select status, finished_at from hibernations where id = ?').get(h!.id) as {
+      status: string
+      finished_at: number
+    }
+    expect(row.status).toBe('completed')
+    expect(row.finished_at).toBeGreaterThanOrEqual(h!.endsAt)
+    await worker.stop()
+  })
+
+  test('a failed publish fails the job; its retry announces the table position instead', async ({ env }) => {
+    const bus = await recordBus(env.config.REDIS_URL, env.config.REDIS_PREFIX)
+    const real = createEventPublisher(env.redis, env.config.REDIS_PREFIX)
+    let failures = 0
+    const flaky: EventPublisher = {
+      ...real,
+      events: async (events) => {
+        if (failures++ === 0) throw new Error('publish lost')
+        return real.events(events)
+      },
+    }
+    const worker = new Worker<HibernationJob>(
+      HIBERNATION_QUEUE,
+      hibernationProcessor({ db: env.db, publisher: flaky, log: silentLog() }),
+      { connection: env.redis, prefix: env.config.REDIS_PREFIX },
+    )
+    const [h] = seedHibernations(env.db, 1, () => Date.now() + 1000)
+    await scheduleHibernationJob(env.queue, h!.id, h!.endsAt)
+    await waitFor(async () => (await env.queue.getJobState(h!.id)) === 'completed', {
+      what: 'job completed after a retry',
+    })
+    const job = await env.queue.getJob(h!.id)
+    expect(job?.attemptsStarted).toBe(2)
+    expect(bus.messages.map((m) => m.message.kind)).toEqual(['upTo'])
+    const upTo = bus.messages[0]!.message as { id: number }
+    expect(upTo.id).toBeGreaterThanOrEqual(Math.max(...readEvents(env.db, 0).map((e) => e.id)))
+    expect(countRows(env.db, 'transactions', h!.id).n).toBe(1)
+    await worker.close()
+    await bus.close()
+  })
+
+  test('invalid job data fails at once, without retries', async ({ env }) => {
+    const worker = await startWorker(env.config, silentLog())
+    await env.queue.add('complete', { nope: 1 } as never, { jobId: 'bad-job' })
+    await waitFor(async () => (await env.queue.getJobState('bad-job')) === 'failed', { what: 'job failed' })
+    const job = await env.queue.getJob('bad-job')
+    expect(job?.attemptsStarted).toBe(1)
+    expect(job?.failedReason).toMatch(/invalid job data/)
+    await worker.stop()
+  })
+})
+
+describe('completeHibernation against cancelHibernation', () => {
+  test('interleaved on two connections, in random order: exactly one outcome each', async ({ env }) => {
+    const other = openDb(env.config.DB_PATH)
+    const past = Date.now() - 1
+    const hs = seedHibernations(env.db, 300, () => Date.now() + 50)
+    const due = Math.max(...hs.map((h) => h.endsAt))
+    const outcomes = { completed: 0, cancelled: 0 }
+    for (const h of hs) {
+      const complete = () => completeHibernation(env.db, h.id, due)
+      const cancel = () => cancelHibernation(other, h.userId, due)
+      const [first, second] = Math.random() < 0.5 ? [complete, cancel] : [cancel, complete]
+      const a = first()
+      const b = second()
+      const again = completeHibernation(other, h.id, due)
+      const completed = [a, b].some((r) => 'outcome' in r && r.outcome === 'completed')
+      const cancelled = [a, b].some((r) => 'hibernationId' in r)
+      expect(completed !== cancelled).toBe(true)
+      expect(again).toEqual({ outcome: 'skipped', status: completed ? 'completed' : 'cancelled' })
+      outcomes[completed ? 'completed' : 'cancelled']++
+      const user = env.db.$client.prepare('select status, goal from users where id = ?').get(h.userId)
+      expect(user).toEqual({ status: 'active', goal: completed ? 1 : 0 })
+      expect(countRows(env.db, 'transactions', h.id).n).toBe(completed ? 1 : 0)
+      expect(eventsOf(env.db, h.userId).filter((t) => t === 'hibernation.completed')).toHaveLength(completed ? 1 : 0)
+    }
+    expect(past).toBeLessThan(due)
+    expect(outcomes.completed).toBeGreaterThan(0)
+    expect(outcomes.cancelled).toBeGreaterThan(0)
+    other.$client.close()
+  })
+})
+
+describe('retryDelay', () => {
+  test('doubles per attempt, jittered between half and all of the ceiling, capped at 10 minutes', () => {
+    expect(retryDelay(1, 0)).toBe(500)
+    expect(retryDelay(1, 1)).toBe(1000)
+    expect(retryDelay(4, 1)).toBe(8000)
+    expect(retryDelay(50, 1)).toBe(600_000)
+    expect(retryDelay(50, 0)).toBe(300_000)
+  })
+})

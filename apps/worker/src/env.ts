@@ -1,0 +1,19 @@
+import { commonEnv, loadConfig, msSetting } from '@dormant/core'
+import { z } from 'zod'
+
+export const workerEnv = {
+  ...commonEnv,
+  /** How often the DB and the queue are compared; a lost job is re-created within this. */
+  RECONCILE_INTERVAL_MS: msSetting(60_000, 100),
+  /** Jobs run at once by this process (each is a short SQLite transaction and a publish). */
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(10),
+  /**
+   * A job's lock lifetime, and the stalled-job check period. After a crash (`kill -9`) its
+   * in-flight jobs run again within about twice this; shorter means more lock renewals.
+   */
+  JOB_LOCK_MS: msSetting(30_000, 1000, 600_000),
+}
+
+export type WorkerConfig = ReturnType<typeof loadWorkerConfig>
+
+export const loadWorkerConfig = (env: Record<string, string | undefined> = process.env) => loadConfig(workerEnv, env)

@@ -1,0 +1,113 @@
+import { type HibernationQueue, hibernationJobId, type Logger, scheduleHibernationJob } from '@dormant/core'
+import { type Db, listScheduledHibernations, scheduledAmong } from '@dormant/db'
+import type { Redis } from 'ioredis'
+
+export type ReconcileDeps = { db: Db; queue: HibernationQueue; redis: Redis; log: Logger }
+
+export type ReconcileReport = {
+  /** Scheduled hibernations seen in the DB. */
+  scheduled: number
+  /** Jobs created because a scheduled hibernation had none. */
+  created: number
+  /** Finished (failed or completed) jobs of still-scheduled hibernations, replaced by fresh ones. */
+  replaced: number
+  /** Waiting or delayed jobs whose hibernation is no longer scheduled. */
+  removed: number
+  ms: number
+}
+
+/**
+ * Makes the queue agree with the DB, the source of truth: every scheduled hibernation has a
+ * live job, and no waiting or delayed job belongs to a hibernation that is not scheduled.
+ * Both sides are read a page at a time with one Redis round trip per page (no KEYS, no SCAN).
+ * Races with the API and the worker are harmless: a job that fires for a hibernation that is
+ * no longer scheduled does nothing, and adding an existing job id keeps the existing job.
+ */
+export const reconcile = async (deps: ReconcileDeps, pageSize = 1000): Promise<ReconcileReport> => {
+  const started = performance.now()
+  const report = { scheduled: 0, created: 0, replaced: 0, removed: 0 }
+  await ensureJobs(deps, pageSize, report)
+  for (const key of ['delayed', 'wait'] as const) report.removed += await removeOrphans(deps, key, pageSize)
+  return { ...report, ms: Math.round(performance.now() - started) }
+}
+
+const ensureJobs = async (deps: ReconcileDeps, pageSize: number, report: Omit<ReconcileReport, 'ms'>) => {
+  const { db, queue, redis } = deps
+  for (let after = ''; ; ) {
+    const page = listScheduledHibernations(db, after, pageSize)
+    if (!page.length) return
+    after = page[page.length - 1]!.id
+    report.scheduled += page.length
+    const pipeline = redis.pipeline()
+    // A job hash without `timestamp` does not exist; one with `finishedOn` is completed or failed.
+    for (const h of page) pipeline.hmget(queue.toKey(hibernationJobId(h.id)), 'timestamp', 'finishedOn')
+    const replies = (await pipeline.exec()) ?? []
+    const work: Promise<unknown>[] = []
+    for (const [i, h] of page.entries()) {
+      const [err, fields] = replies[i] ?? [new Error('no reply for a pipelined HMGET'), null]
+      if (err) throw err
+      const [timestamp, finishedOn] = fields as [string | null, string | null]
+      if (timestamp === null) {
+        report.created++
+        work.push(scheduleHibernationJob(queue, h.id, h.endsAt))
+      } else if (finishedOn !== null) {
+        report.replaced++
+        work.push(queue.remove(hibernationJobId(h.id)).then(() => scheduleHibernationJob(queue, h.id, h.endsAt)))
+      }
+    }
+    await Promise.all(work)
+  }
+}
+
+/** Pages through a delayed zset or wait list by index; removals shift the indices after them. */
+const removeOrphans = async (deps: ReconcileDeps, key: 'delayed' | 'wait', pageSize: number) => {
+  const { db, queue, redis } = deps
+  const redisKey = queue.toKey(key)
+  let removed = 0
+  for (let start = 0; ; ) {
+    const stop = start + pageSize - 1
+    const ids =
+      key === 'delayed' ? await redis.zrange(redisKey, start, stop) : await redis.lrange(redisKey, start, stop)
+    if (!ids.length) return removed
+    const scheduled = scheduledAmong(db, ids)
+    const orphans = ids.filter((id) => !scheduled.has(id))
+    const results = await Promise.all(orphans.map((id) => queue.remove(id)))
+    const gone = results.filter((r) => r === 1).length
+    removed += gone
+    start += ids.length - gone
+  }
+}
+
+/**
+ * Runs `reconcile` now and then every `intervalMs`, one pass at a time. A failed pass
+ * (Redis away) is logged and retried at the next tick.
+ */
+export const startReconciler = (deps: ReconcileDeps, intervalMs: number) => {
+  let timer: NodeJS.Timeout | undefined
+  let stopped = false
+  let running: Promise<void> = Promise.resolve()
+  const pass = async () => {
+    try {
+      const report = await reconcile(deps)
+      const level = report.created || report.replaced || report.removed ? 'info' : 'debug'
+      deps.log[level](report, 'reconciled')
+    } catch (err) {
+      deps.log.warn({ err }, 'reconcile pass failed; will retry')
+    }
+  }
+  const tick = () => {
+    running = pass().finally(() => {
+      if (!stopped) timer = setTimeout(tick, intervalMs)
+    })
+  }
+  tick()
+  return {
+    /** The first pass, for callers that want to wait for it. */
+    firstPass: running,
+    stop: async () => {
+      stopped = true
+      clearTimeout(timer)
+      await running
+    },
+  }
+}
