@@ -82,9 +82,13 @@ export const sameOrigin = createMiddleware<AppEnv>(async (c, next) => {
 /**
  * For routes whose JSON body is optional: an empty body sent with `Content-Type:
  * application/json` (what many clients send for "no body") means `{}`, not malformed JSON.
- * Runs before the route's validator, which then parses the cached `{}`.
+ * Runs before the route's validator, which then parses the cached `{}`. Without a content
+ * type the validator already treats a missing body as `{}`.
  */
 export const optionalJsonBody = createMiddleware<AppEnv>(async (c, next) => {
-  if ((await c.req.text()).trim() === '') c.req.bodyCache.text = Promise.resolve('{}')
+  if (c.req.header('content-type') && (await c.req.text()).trim() === '') {
+    // Hono caches bodies as promises at runtime, though its type says otherwise.
+    c.req.bodyCache.text = Promise.resolve('{}') as unknown as string
+  }
   await next()
 })

@@ -1,5 +1,5 @@
 import { createLogger } from '@dormant/core'
-import { tempDbPath, uniquePrefix } from '@dormant/testing'
+import { SseRecorder, tempDbPath, uniquePrefix } from '@dormant/testing'
 import { test as base, inject } from 'vitest'
 import { loadApiConfig } from './env.js'
 import { type RunningApi, startApi } from './server.js'
@@ -17,6 +17,11 @@ export type TestApi = RunningApi & {
     permissions?: string[]
     role?: 'user' | 'admin'
   }): Promise<{ id: string; email: string; cookie: string }>
+  /** Opens an SSE stream (`/api/events`, or `/api/admin/events` with `admin`); closed by stop(). */
+  stream(
+    cookie: string | undefined,
+    options?: { admin?: boolean; lastEventId?: number | string; query?: string },
+  ): SseRecorder
 }
 
 /** Starts a real API (HTTP server, SQLite file, Redis) with settings a test may override. */
@@ -63,7 +68,22 @@ export const startTestApi = async (env: Record<string, string> = {}): Promise<Te
     const { user } = (await res.json()) as { user: { id: string } }
     return { id: user.id, email, cookie: await login(email, 'user-password') }
   }
-  return Object.assign(api, { call, login, adminCookie, newUser })
+  const recorders = new Set<SseRecorder>()
+  const stream: TestApi['stream'] = (cookie, options = {}) => {
+    const path = options.admin ? '/api/admin/events' : '/api/events'
+    const recorder = new SseRecorder(`${api.url}${path}${options.query ?? ''}`, {
+      ...(cookie ? { cookie } : {}),
+      ...(options.lastEventId === undefined ? {} : { lastEventId: options.lastEventId }),
+    })
+    recorders.add(recorder)
+    return recorder
+  }
+  const stop = api.stop
+  const stopAll = async () => {
+    for (const recorder of recorders) recorder.close()
+    await stop()
+  }
+  return Object.assign(api, { call, login, adminCookie, newUser, stream, stop: stopAll })
 }
 
 /** A vitest fixture: `api` is a fresh, running API per test, stopped afterwards. */

@@ -1,5 +1,5 @@
 import type { DormantEvent, Permission, Role, UserJson } from '@dormant/core'
-import { and, asc, eq, gt, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gt, sql } from 'drizzle-orm'
 import type { Db, Tx } from './client.js'
 import { write } from './client.js'
 import { appendEvent } from './events.js'
@@ -130,4 +130,5 @@ export const listUsers = (
   }
 }
 
-export const countUsers = (db: Db) => db.$count(users)
+/** Synchronous like every other data function (`db.$count` would return a promise-like builder). */
+export const countUsers = (db: Db): number => db.select({ n: count() }).from(users).get()?.n ?? 0

@@ -6,6 +6,7 @@ import { requireAdmin } from '../auth/session.js'
 import { announce, type Deps } from '../deps.js'
 import { AppError } from '../errors.js'
 import { cancelFor, startFor } from '../hibernation.js'
+import { optionalJsonBody } from '../middleware.js'
 import { router } from '../router.js'
 import {
   authErrors,
@@ -96,6 +97,7 @@ const startHibernation = createRoute({
   tags,
   security,
   summary: 'Start a hibernation for a user',
+  middleware: [optionalJsonBody] as const,
   request: {
     params: UserIdParam,
     body: { required: false, content: { 'application/json': { schema: HibernationBody } } },
@@ -160,8 +162,7 @@ export const usersRoutes = (deps: Deps) =>
     })
     .openapi(startHibernation, async (c) => {
       const { id } = c.req.valid('param')
-      const body = c.req.header('content-length') === '0' || !c.req.header('content-type') ? {} : c.req.valid('json')
-      return c.json({ user: startFor(deps, id, body.durationMs) }, 201)
+      return c.json({ user: startFor(deps, id, c.req.valid('json').durationMs) }, 201)
     })
     .openapi(cancelHibernation, (c) => c.json({ user: cancelFor(deps, c.req.valid('param').id) }, 200))
     .openapi(transactions, (c) => {
