@@ -23,5 +23,5 @@ export default defineConfig({
       '/admin/queues': { target: api },
     },
   },
-  build: { outDir: 'dist', emptyOutDir: true, sourcemap: true },
+  build: { outDir: 'dist', emptyOutDir: true },
 })

@@ -37,11 +37,15 @@ export const CreateUserForm = ({ onCreated }: { onCreated: (user: UserJson) => v
           <input type="email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
         </label>
         <label>
-          Name <span class="muted">(optional)</span>
+          <span>
+            Name <span class="muted">(optional)</span>
+          </span>
           <input value={name} onInput={(e) => setName(e.currentTarget.value)} />
         </label>
         <label>
-          Password <span class="muted">(at least 8 characters)</span>
+          <span>
+            Password <span class="muted">(at least 8 characters)</span>
+          </span>
           <input
             type="password"
             required
