@@ -1,0 +1,84 @@
+import { type AppProcess, freePort, SseRecorder, spawnApp, tempDbPath, uniquePrefix } from '@dormant/testing'
+
+export const ADMIN = { email: 'admin@example.com', password: 'admin-password-42' }
+export const USER_PASSWORD = 'user-password-42'
+
+/** The settings every process of one system under test shares: one DB file, one prefix. */
+export const systemEnv = (redisUrl: string, extra: Record<string, string> = {}) => ({
+  REDIS_URL: redisUrl,
+  REDIS_PREFIX: uniquePrefix('sys'),
+  DB_PATH: tempDbPath(),
+  ADMIN_EMAIL: ADMIN.email,
+  ADMIN_PASSWORD: ADMIN.password,
+  LOGIN_LIMIT_PER_ADDRESS: '100000',
+  ...extra,
+})
+
+export type Client = ReturnType<typeof client>
+
+/** A small HTTP client for one API base URL, with the same helpers the in-process fixture has. */
+export const client = (url: string) => {
+  let counter = 0
+  let admin: string | undefined
+  const call = (path: string, init: RequestInit & { cookie?: string; json?: unknown } = {}) => {
+    const { cookie, json, ...rest } = init
+    const headers = new Headers(rest.headers)
+    if (cookie) headers.set('cookie', cookie)
+    if (json !== undefined) headers.set('content-type', 'application/json')
+    return fetch(`${url}${path}`, { ...rest, headers, body: json === undefined ? rest.body : JSON.stringify(json) })
+  }
+  const login = async (email: string, password: string) => {
+    const res = await call('/api/auth/login', { method: 'POST', json: { email, password } })
+    if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`)
+    const cookie = res.headers.getSetCookie()[0]?.split(';')[0]
+    if (!cookie) throw new Error('login set no cookie')
+    return cookie
+  }
+  const adminCookie = async () => {
+    admin ??= await login(ADMIN.email, ADMIN.password)
+    return admin
+  }
+  const newUser = async (fields: { permissions?: string[] } = {}) => {
+    const email = `u${++counter}-${uniquePrefix('u')}@example.com`
+    const res = await call('/api/users', {
+      method: 'POST',
+      cookie: await adminCookie(),
+      json: { email, password: USER_PASSWORD, ...fields },
+    })
+    if (res.status !== 201) throw new Error(`create user failed: ${res.status} ${await res.text()}`)
+    const { user } = (await res.json()) as { user: { id: string } }
+    return { id: user.id, email, cookie: await login(email, USER_PASSWORD) }
+  }
+  const stream = (cookie: string | undefined, options: { admin?: boolean; lastEventId?: number | string } = {}) =>
+    new SseRecorder(`${url}${options.admin ? '/api/admin/events' : '/api/events'}`, {
+      ...(cookie ? { cookie } : {}),
+      ...(options.lastEventId === undefined ? {} : { lastEventId: options.lastEventId }),
+    })
+  return { url, call, login, adminCookie, newUser, stream }
+}
+
+export type ApiProcess = AppProcess & Client & { port: number }
+
+/** Spawns `apps/api` as a real process on a free port and waits until it listens. */
+export const spawnApi = async (env: Record<string, string>): Promise<ApiProcess> => {
+  const port = await freePort()
+  const proc = spawnApp('api', { HOST: '127.0.0.1', PORT: String(port), ...env })
+  await proc.waitForOutput('api listening', 30_000)
+  return Object.assign(proc, client(`http://127.0.0.1:${port}`), { port })
+}
+
+export const spawnWorker = async (env: Record<string, string>) => {
+  const proc = spawnApp('worker', env)
+  await proc.waitForOutput(/worker (started|ready|listening)|"msg":"worker/i, 30_000)
+  return proc
+}
+
+/** Event ids of a recording, as numbers, in arrival order (snapshots have none). */
+export const ids = (rec: SseRecorder) =>
+  rec
+    .events()
+    .filter((f) => f.id !== undefined)
+    .map((f) => Number(f.id))
+
+/** A line in the test run's output, so measured outcomes appear in the run. */
+export const report = (line: string) => console.log(`[measured] ${line}`)
