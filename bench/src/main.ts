@@ -1,0 +1,74 @@
+import { writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { startRedisServer } from '@dormant/testing'
+import type { Ctx } from './context.js'
+import { machine } from './machine.js'
+import { openFileLimit } from './proc.js'
+import { note } from './progress.js'
+import { table, writeJson } from './report.js'
+import { judge, type ScenarioResult } from './result.js'
+import { runIdle } from './scenarios/idle.js'
+import { SIZES, type SizeName } from './sizes.js'
+import { svgChart } from './svg.js'
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+  },
+})
+const quick = values.quick ?? false
+const sizeName: SizeName = quick ? 'quick' : 'full'
+const sizes = SIZES[sizeName]
+const only = values.only ? new Set(values.only.split(',')) : undefined
+
+const needed = sizes.fanout.connections + 500
+const limit = openFileLimit()
+if (limit < needed) {
+  process.stderr.write(
+    `The open-file limit (ulimit -n) is ${limit}; this run holds about ${needed} sockets in one process. Raise it or use --quick.\n`,
+  )
+  process.exit(1)
+}
+
+const facts = machine()
+note(
+  `Dormant bench (${sizeName}) on ${facts.cpus} × ${facts.cpuModel}, Node ${facts.node}, ${(facts.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB, load ${facts.loadAverage.map((l) => l.toFixed(2)).join(' ')}`,
+)
+
+const startedAt = new Date()
+const redis = await startRedisServer()
+const ctx: Ctx = { quick, redisUrl: redis.url }
+const scenarios: [string, () => Promise<ScenarioResult>][] = [['idle', () => runIdle(ctx, sizes.idle)]]
+
+const results: ScenarioResult[] = []
+const failures: string[] = []
+try {
+  for (const [id, run] of scenarios) {
+    if (only && !only.has(id)) continue
+    try {
+      const result = await run()
+      results.push(quick ? result : { ...result, targets: result.targets.map(judge) })
+    } catch (err) {
+      failures.push(`${id}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+    }
+  }
+} finally {
+  await redis.destroy()
+}
+
+note(`\n${table(results)}\n`)
+if (quick) note('Quick run: a smoke test at small sizes; targets are not judged.')
+const file = writeJson(
+  { startedAt, finishedAt: new Date(), size: sizeName, machine: facts, results, failures },
+  startedAt,
+)
+note(`Wrote ${file} and bench/results/latest.json`)
+if (!only) {
+  const svg = fileURLToPath(new URL('../../docs/bench.svg', import.meta.url))
+  writeFileSync(svg, svgChart(results, facts, sizeName))
+  note('Wrote docs/bench.svg')
+}
+for (const f of failures) process.stderr.write(`scenario failed: ${f}\n`)
+process.exit(failures.length ? 1 : 0)

@@ -1,0 +1,139 @@
+import { tempDbPath, uniquePrefix } from '@dormant/testing'
+import { PollClient } from '../clients/poll-client.js'
+import { openClients, SseClient } from '../clients/sse-client.js'
+import { sleep } from '../clock.js'
+import { type Ctx, ratio } from '../context.js'
+import { cpuSeconds } from '../proc.js'
+import { step } from '../progress.js'
+import { bytesFmt, fmt, type ScenarioResult, target } from '../result.js'
+import { seedUsers } from '../seed.js'
+import { type Sut, startApi, startBenchServer } from '../servers/process.js'
+
+const POLL_PERIOD_MS = 5000
+const BROADCAST_TICK_MS = 10_000
+
+type Counts = { cpu: number; queries: number; bytes: number }
+type System = { sut: Sut; bytes: () => number }
+
+const read = async (s: System): Promise<Counts> => ({
+  cpu: cpuSeconds(s.sut.pid),
+  queries: await s.sut.queries(),
+  bytes: s.bytes(),
+})
+
+/**
+ * Scenario 1: the same number of signed-in users, nothing changing, on four servers at
+ * once over the same window: Dormant, the floor, the polling design and the broadcast loop.
+ */
+export const runIdle = async (ctx: Ctx, size: { users: number; seconds: number }): Promise<ScenarioResult> => {
+  const n = size.users
+  const s = step(`1 idle: ${n} users × ${size.seconds} s`)
+  s.update('seeding users and sessions')
+  const dbPath = tempDbPath()
+  const users = seedUsers(dbPath, n)
+  s.update('starting servers')
+  const suts = await Promise.all([
+    startApi({ DB_PATH: dbPath, REDIS_URL: ctx.redisUrl, REDIS_PREFIX: uniquePrefix('bench') }),
+    startBenchServer('floor', { HEARTBEAT_MS: '15000' }),
+    startBenchServer('polling', { DB_PATH: tempDbPath(), USERS: String(n) }),
+    startBenchServer('broadcast', { DB_PATH: tempDbPath(), USERS: String(n), TICK_MS: String(BROADCAST_TICK_MS) }),
+  ])
+  const [dormant, floor, polling, broadcast] = suts
+  const all: SseClient[] = []
+  const pollers: PollClient[] = []
+  try {
+    const sse = async (sut: Sut, path: string, cookie: (i: number) => string) => {
+      const clients = await openClients(n, async (i) => {
+        const c = new SseClient(i, () => {})
+        await c.open(sut.port, path, cookie(i))
+        return c
+      })
+      all.push(...clients)
+      return () => clients.reduce((sum, c) => sum + c.bytes, 0)
+    }
+    s.update('opening streams')
+    const dormantBytes = await sse(dormant, '/api/events', (i) => users[i]?.cookie ?? '')
+    const floorBytes = await sse(floor, '/events', (i) => `uid=u${i}`)
+    const broadcastBytes = await sse(broadcast, '/stream', (i) => `uid=u${i}`)
+    for (let i = 0; i < n; i++) {
+      const p = new PollClient(
+        polling.port,
+        `GET /check-status HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: uid=u${i}\r\n\r\n`,
+      )
+      p.start(POLL_PERIOD_MS, (i * POLL_PERIOD_MS) / n)
+      pollers.push(p)
+    }
+    const pollingBytes = () => pollers.reduce((sum, p) => sum + p.bytes, 0)
+    s.update('warming up (every poller polls once)')
+    await sleep(POLL_PERIOD_MS + 500)
+
+    const systems: Record<string, System> = {
+      dormant: { sut: dormant, bytes: dormantBytes },
+      floor: { sut: floor, bytes: floorBytes },
+      polling: { sut: polling, bytes: pollingBytes },
+      broadcast: { sut: broadcast, bytes: broadcastBytes },
+    }
+    const before = Object.fromEntries(
+      await Promise.all(Object.entries(systems).map(async ([k, v]) => [k, await read(v)])),
+    )
+    const started = performance.now()
+    for (let left = size.seconds; left > 0; left--) {
+      s.update(`measuring, ${left} s left`)
+      await sleep(1000)
+    }
+    const after = Object.fromEntries(
+      await Promise.all(Object.entries(systems).map(async ([k, v]) => [k, await read(v)])),
+    )
+    const minutes = (performance.now() - started) / 60_000
+    const perMin = Object.fromEntries(
+      Object.keys(systems).map((k) => [
+        k,
+        {
+          cpuSecondsPerMin: (after[k].cpu - before[k].cpu) / minutes,
+          queriesPerMin: (after[k].queries - before[k].queries) / minutes,
+          bytesPerMin: (after[k].bytes - before[k].bytes) / minutes,
+        },
+      ]),
+    ) as Record<string, { cpuSecondsPerMin: number; queriesPerMin: number; bytesPerMin: number }>
+    const d = perMin.dormant!
+    const p = perMin.polling!
+    const f = perMin.floor!
+    const ratios = {
+      cpuPollingOverDormant: ratio(p.cpuSecondsPerMin, d.cpuSecondsPerMin),
+      bytesPollingOverDormant: p.bytesPerMin / Math.max(d.bytesPerMin, 1),
+      cpuDormantOverFloor: ratio(d.cpuSecondsPerMin, f.cpuSecondsPerMin),
+    }
+    const pollErrors = pollers.reduce((sum, c) => sum + c.errors, 0)
+    s.done(
+      `Dormant ${fmt(d.cpuSecondsPerMin, 3)} CPU-s/min, polling ${fmt(p.cpuSecondsPerMin)} (${fmt(ratios.cpuPollingOverDormant, 0)}×)`,
+    )
+    return {
+      id: 'idle',
+      title: `1. Idle cost: ${n} signed-in users, ${size.seconds} s window`,
+      rows: Object.entries(perMin).map(([label, v]) => ({
+        label,
+        values: {
+          'CPU s/min': fmt(v.cpuSecondsPerMin, 3),
+          'DB queries/min': fmt(v.queriesPerMin, 0),
+          'sent/min': bytesFmt(v.bytesPerMin),
+        },
+      })),
+      targets: [
+        target('CPU: polling ÷ Dormant', ratios.cpuPollingOverDormant, '>=', 20, '×'),
+        target('bytes: polling ÷ Dormant', ratios.bytesPollingOverDormant, '>=', 100, '×'),
+        target('Dormant DB queries while idle', d.queriesPerMin * minutes, '<=', 0),
+        target('idle CPU: Dormant ÷ floor', ratios.cpuDormantOverFloor, '<=', 1.5, '×'),
+      ],
+      data: { users: n, windowSeconds: minutes * 60, perMin, ratios, pollErrors },
+      notes: [
+        'DB queries are counted inside each server process (a preload wraps better-sqlite3 statement execution); bytes are counted at the clients (HTTP headers and chunk framing included).',
+        `The four servers run at the same time over the same window; CPU is read from /proc (${'10 ms ticks'}), ratios use at least one tick.`,
+        'The polling baseline is a bare node:http server (no Express) with keep-alive longer than the polling period: cheaper than the original, so the ratios are conservative.',
+      ],
+    }
+  } finally {
+    for (const p of pollers) p.stop()
+    for (const c of all) c.close()
+    await Promise.all(suts.map((x) => x.stop()))
+  }
+}

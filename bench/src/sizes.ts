@@ -1,0 +1,20 @@
+/** Full sizes follow the performance issue; quick sizes make a CI smoke test under a minute. */
+export const SIZES = {
+  full: {
+    idle: { users: 1000, seconds: 60 },
+    fanout: { connections: 10_000, perSecond: 2000, seconds: 30, idleSeconds: 15 },
+    timers: { sparse: 200, sparseSpreadMs: 20_000, burst: 10_000 },
+    activation: { count: 20_000 },
+    scheduling: { count: 100_000, concurrency: 32 },
+  },
+  quick: {
+    idle: { users: 100, seconds: 10 },
+    fanout: { connections: 500, perSecond: 200, seconds: 5, idleSeconds: 3 },
+    timers: { sparse: 20, sparseSpreadMs: 3000, burst: 500 },
+    activation: { count: 1000 },
+    scheduling: { count: 2000, concurrency: 32 },
+  },
+} as const
+
+export type SizeName = keyof typeof SIZES
+export type Sizes = (typeof SIZES)[SizeName]
