@@ -79,9 +79,12 @@ export const startTestApi = async (env: Record<string, string> = {}): Promise<Te
     return recorder
   }
   const stop = api.stop
+  /** Teardown, not a shutdown test: connections the test client keeps alive are cut at once. */
   const stopAll = async () => {
     for (const recorder of recorders) recorder.close()
-    await stop()
+    const stopped = stop()
+    api.server.closeAllConnections()
+    await stopped
   }
   return Object.assign(api, { call, login, adminCookie, newUser, stream, stop: stopAll })
 }

@@ -1,0 +1,58 @@
+import { startRedisServer, waitFor } from '@dormant/testing'
+import { describe, expect } from 'vitest'
+import { startTestApi, test } from '../testing.js'
+
+describe('GET /healthz', () => {
+  test('200 when Redis and the DB answer, 503 naming Redis while it is down, 200 once it is back', async () => {
+    const redis = await startRedisServer()
+    const api = await startTestApi({ REDIS_URL: redis.url })
+    try {
+      const up = await api.call('/healthz')
+      expect(up.status).toBe(200)
+      expect(await up.json()).toEqual({ ok: true, redis: 'up', db: 'up' })
+
+      await redis.kill()
+      const down = await api.call('/healthz')
+      expect(down.status).toBe(503)
+      expect(await down.json()).toEqual({ ok: false, redis: 'down', db: 'up' })
+
+      await redis.start()
+      await waitFor(async () => (await api.call('/healthz')).status === 200, { what: 'healthz back to 200' })
+    } finally {
+      await api.stop()
+      await redis.destroy()
+    }
+  })
+})
+
+describe('GET /metrics', () => {
+  test('Prometheus text to this host, counting open streams, delivered events and requests', async ({ api }) => {
+    const user = await api.newUser()
+    const stream = api.stream(user.cookie)
+    await stream.untilEvents(1, 'snapshot')
+    await api.call(`/api/users/${user.id}/permissions`, {
+      method: 'PUT',
+      cookie: await api.adminCookie(),
+      json: { permissions: ['reports.view'] },
+    })
+    await stream.untilEvents(1, 'user.updated')
+
+    const res = await api.call('/metrics')
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/)
+    const text = await res.text()
+    expect(text).toContain('# TYPE dormant_sse_connections gauge')
+    expect(text).toMatch(/^dormant_sse_connections\{scope="user"\} 1$/m)
+    expect(text).toMatch(/^dormant_sse_events_delivered_total [1-9]\d*$/m)
+    expect(text).toMatch(/^dormant_http_request_duration_seconds_count\{[^}]*route="\/api\/users\/:id\/permissions"/m)
+    expect(text).toContain('process_cpu_seconds_total')
+
+    stream.close()
+    await waitFor(
+      async () => /^dormant_sse_connections\{scope="user"\} 0$/m.test(await (await api.call('/metrics')).text()),
+      {
+        what: 'the gauge to drop when the stream closes',
+      },
+    )
+  })
+})
