@@ -5,7 +5,7 @@ import { SESSION_COOKIE } from './auth/session.js'
 import type { AppEnv } from './context.js'
 import type { Deps } from './deps.js'
 import { errorBody, toErrorResponse } from './errors.js'
-import { jsonBodiesOnly, limitBody, requestContext, sameOrigin } from './middleware.js'
+import { closeOnUnreadBody, jsonBodiesOnly, limitBody, requestContext, sameOrigin } from './middleware.js'
 import { router } from './router.js'
 import { authRoutes } from './routes/auth.js'
 import { eventsRoutes } from './routes/events.js'
@@ -23,7 +23,7 @@ export const createApp = (deps: Deps, extra: { mount?: (app: OpenAPIHono<AppEnv>
   // Streams first: they write the Node response themselves, so no later middleware may touch it.
   app.route('/', eventsRoutes(deps))
   app.use('*', secureHeaders({ crossOriginEmbedderPolicy: false }))
-  app.use('/api/*', sameOrigin, jsonBodiesOnly, limitBody)
+  app.use('/api/*', closeOnUnreadBody, sameOrigin, jsonBodiesOnly, limitBody)
 
   app.route('/api/auth', authRoutes(deps))
   app.route('/api/me', meRoutes(deps))

@@ -44,6 +44,20 @@ export const jsonBodiesOnly = createMiddleware<AppEnv>(async (c, next) => {
   await next()
 })
 
+/**
+ * A request refused before its body was read (413, 415, 401…) leaves unread bytes on the
+ * connection; the Node adapter drains them briefly and then drops the socket, which a client
+ * reusing the keep-alive connection would see as a reset. Saying `Connection: close` up front
+ * makes it open a fresh connection instead.
+ */
+export const closeOnUnreadBody = createMiddleware<AppEnv>(async (c, next) => {
+  await next()
+  const incoming = c.env?.incoming
+  if (incoming && !incoming.readableEnded && hasBody(c.req.raw.headers) && c.res.status >= 400) {
+    c.res.headers.set('Connection', 'close')
+  }
+})
+
 export const limitBody = bodyLimit({
   maxSize: MAX_BODY_BYTES,
   onError: () => {

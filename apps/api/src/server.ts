@@ -6,6 +6,7 @@ import { serve } from '@hono/node-server'
 import { createApp } from './app.js'
 import { createRateLimiter } from './auth/rate-limit.js'
 import { ensureAdmin } from './bootstrap.js'
+import { answerClientErrors } from './client-error.js'
 import type { Deps } from './deps.js'
 import type { ApiConfig } from './env.js'
 import { createMetrics } from './metrics.js'
@@ -73,6 +74,7 @@ export const startApi = async (config: ApiConfig, log?: Logger) => {
     ) as Server
   })
   // Longer than typical proxy idle timeouts (60 s), so the proxy closes first, never us mid-request.
+  answerClientErrors(server)
   server.keepAliveTimeout = 65_000
   server.headersTimeout = 66_000
   server.requestTimeout = 0
