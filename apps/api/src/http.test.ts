@@ -45,7 +45,7 @@ describe('request bodies', () => {
     const before = latestEventId(api.deps.db)
     const json = JSON.stringify({ email: 'form@example.com', password: 'a-long-password' })
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '']) {
-      const headers = type ? { 'content-type': type } : {}
+      const headers: Record<string, string> = type ? { 'content-type': type } : {}
       const res = await createUserRaw(api, cookie, { headers, body: json })
       expect(res.status, type).toBe(415)
       expect(await res.json()).toEqual({
