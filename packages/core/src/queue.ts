@@ -42,3 +42,17 @@ export const scheduleHibernationJob = (
       delay: Math.max(0, endsAt - now),
     },
   )
+
+/** `scheduleHibernationJob` for many at once, in one round trip (the reconciler's rebuild). */
+export const scheduleHibernationJobs = (
+  queue: HibernationQueue,
+  hibernations: readonly { id: string; endsAt: number }[],
+  now = Date.now(),
+) =>
+  queue.addBulk(
+    hibernations.map((h) => ({
+      name: 'complete' as const,
+      data: { h: h.id },
+      opts: { jobId: hibernationJobId(h.id), delay: Math.max(0, h.endsAt - now) },
+    })),
+  )

@@ -1,0 +1,46 @@
+/**
+ * Measures one reconciler pass at scale and Redis bytes per scheduled hibernation, against a
+ * private redis-server and a temporary SQLite file. Run: npx tsx apps/worker/scripts/measure-reconcile.ts [count]
+ */
+import { connectRedis, createHibernationQueue, createLogger } from '@dormant/core'
+import { closeDb, openDb } from '@dormant/db'
+import { startRedisServer, tempDbPath } from '@dormant/testing'
+import { reconcile } from '../src/reconcile.js'
+import { addJobsBulk, seedScheduledBulk } from '../src/seed.js'
+
+const count = Number(process.argv[2] ?? 100_000)
+const server = await startRedisServer()
+const redis = connectRedis(server.url)
+const queue = createHibernationQueue(redis, 'measure')
+const db = openDb(tempDbPath())
+const deps = { db, queue, redis, log: createLogger('measure', 'silent') }
+const out = (label: string, value: unknown) => process.stdout.write(`${label.padEnd(52)} ${JSON.stringify(value)}\n`)
+const DAY = 24 * 3600 * 1000
+
+let t = performance.now()
+const rows = seedScheduledBulk(db, count, (i) => Date.now() + 3 * DAY + i)
+out(`seed ${count} scheduled hibernations in SQLite (ms)`, Math.round(performance.now() - t))
+
+const before = Number((await redis.info('memory')).match(/used_memory:(\d+)/)?.[1])
+t = performance.now()
+await addJobsBulk(queue, rows)
+out(`add ${count} delayed jobs (ms)`, Math.round(performance.now() - t))
+const after = Number((await redis.info('memory')).match(/used_memory:(\d+)/)?.[1])
+const hash = Number(await redis.call('MEMORY', 'USAGE', queue.toKey(rows[0]!.id)))
+const zset = Number(await redis.call('MEMORY', 'USAGE', queue.toKey('delayed'), 'SAMPLES', '0'))
+out('bytes per job hash (MEMORY USAGE)', hash)
+out('bytes per delayed-zset entry (MEMORY USAGE / n)', Math.round(zset / count))
+out('bytes per scheduled hibernation (used_memory delta / n)', Math.round((after - before) / count))
+
+out('first pass, every job present (cold)', await reconcile(deps))
+out('second pass, every job present', await reconcile(deps))
+await redis.flushdb()
+out('pass after FLUSHDB (re-creates every job)', await reconcile(deps))
+db.$client.prepare(`update hibernations set status = 'cancelled' where rowid % 10 = 0`).run()
+out('pass with 10 % cancelled (removes their jobs)', await reconcile(deps))
+out('pass, nothing to do', await reconcile(deps))
+
+await queue.close()
+await redis.quit()
+closeDb(db)
+await server.destroy()
