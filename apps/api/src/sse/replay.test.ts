@@ -1,0 +1,170 @@
+import { eventsPrunedThrough, pruneEvents, readEvents } from '@dormant/db'
+import { type SseFrame, type SseRecorder, waitFor } from '@dormant/testing'
+import { describe, expect } from 'vitest'
+import { startTestApi, type TestApi, test } from '../testing.js'
+
+type Snapshot = { user: { id: string }; reset?: boolean }
+
+const grant = async (api: TestApi, id: string, permissions: string[]) => {
+  const res = await api.call(`/api/users/${id}/permissions`, {
+    method: 'PUT',
+    cookie: await api.adminCookie(),
+    json: { permissions },
+  })
+  expect(res.status).toBe(200)
+}
+
+const idsOf = (api: TestApi, userId: string, after = 0) =>
+  readEvents(api.deps.db, after, { userId }).map((e) => e.id)
+
+/** Ids of the stream's events after its snapshot. */
+const streamIds = (stream: SseRecorder) =>
+  stream
+    .events()
+    .filter((f) => f.id !== undefined && f.event !== 'snapshot')
+    .map((f) => Number(f.id))
+
+const snapshotOf = (stream: SseRecorder) => stream.events('snapshot')[0] as SseFrame
+
+describe('replay with Last-Event-ID', () => {
+  test('exactly the user’s events after N, in order, then live ones; by header and by ?lastEventId=', async ({
+    api,
+  }) => {
+    const [a, b] = [await api.newUser(), await api.newUser()]
+    await grant(api, a.id, ['reports.view'])
+    await grant(api, b.id, ['reports.view'])
+    await grant(api, a.id, ['reports.export'])
+    await grant(api, a.id, ['billing.manage'])
+    await grant(api, b.id, ['billing.manage'])
+    await grant(api, a.id, [])
+    const all = idsOf(api, a.id)
+    const n = all[1] as number
+    const expected = all.filter((id) => id > n)
+    expect(expected).toHaveLength(3)
+
+    for (const stream of [
+      api.stream(a.cookie, { lastEventId: n }),
+      api.stream(a.cookie, { query: `?lastEventId=${n}` }),
+    ]) {
+      await stream.until(() => streamIds(stream).length >= 3)
+      const snapshot = snapshotOf(stream)
+      expect(snapshot.id).toBeUndefined()
+      expect((snapshot.data as Snapshot).reset).toBeUndefined()
+      expect((snapshot.data as Snapshot).user.id).toBe(a.id)
+      expect(stream.events().findIndex((f) => f.event === 'snapshot')).toBeLessThan(
+        stream.events().findIndex((f) => f.id === String(expected[0])),
+      )
+      expect(streamIds(stream)).toEqual(expected)
+      expect(stream.events('user.updated').every((f) => (f.data as Snapshot).user.id === a.id)).toBe(true)
+    }
+
+    await grant(api, a.id, ['hibernation.self'])
+    await grant(api, b.id, [])
+    const after = idsOf(api, a.id, n)
+    for (const stream of [api.stream(a.cookie, { lastEventId: n })]) {
+      await stream.until(() => streamIds(stream).length >= after.length)
+      expect(streamIds(stream)).toEqual(after)
+    }
+  })
+
+  test('Last-Event-ID of the newest event replays nothing and goes live', async ({ api }) => {
+    const user = await api.newUser()
+    await grant(api, user.id, ['reports.view'])
+    const last = idsOf(api, user.id).at(-1) as number
+    const stream = api.stream(user.cookie, { lastEventId: last })
+    await stream.untilEvents(1, 'snapshot')
+    await grant(api, user.id, ['reports.export'])
+    await stream.untilEvents(1, 'user.updated')
+    expect(streamIds(stream)).toEqual(idsOf(api, user.id, last))
+    expect((snapshotOf(stream).data as Snapshot).reset).toBeUndefined()
+  })
+
+  test('events committed by another process while streams replay are neither lost nor doubled', async ({ api }) => {
+    const writer = await startTestApi({ DB_PATH: api.deps.config.DB_PATH, REDIS_PREFIX: api.deps.config.REDIS_PREFIX })
+    try {
+      const user = await api.newUser()
+      for (let i = 0; i < 20; i++) await grant(api, user.id, i % 2 ? ['reports.view'] : [])
+      const n = idsOf(api, user.id)[5] as number
+      const cookie = await writer.adminCookie()
+      const writes = (async () => {
+        for (let i = 0; i < 40; i++) {
+          const res = await writer.call(`/api/users/${user.id}/permissions`, {
+            method: 'PUT',
+            cookie,
+            json: { permissions: i % 2 ? ['billing.manage'] : ['reports.export'] },
+          })
+          expect(res.status).toBe(200)
+        }
+      })()
+      const streams: SseRecorder[] = []
+      for (let i = 0; i < 8; i++) {
+        streams.push(api.stream(user.cookie, { lastEventId: n }))
+        await streams.at(-1)?.untilEvents(1, 'snapshot')
+      }
+      await writes
+      const expected = idsOf(api, user.id, n)
+      expect(expected.length).toBe(15 + 40)
+      for (const stream of streams) {
+        await stream.until(() => streamIds(stream).length >= expected.length)
+        expect(streamIds(stream)).toEqual(expected)
+      }
+    } finally {
+      await writer.stop()
+    }
+  })
+})
+
+describe('replay beyond retention', () => {
+  test('a Last-Event-ID older than the retained range gets a reset snapshot, never a partial replay', async ({
+    api,
+  }) => {
+    const user = await api.newUser()
+    await grant(api, user.id, ['reports.view'])
+    await grant(api, user.id, ['reports.export'])
+    const [first] = idsOf(api, user.id)
+    expect(pruneEvents(api.deps.db, Date.now() + 1)).toBeGreaterThan(0)
+    await grant(api, user.id, ['billing.manage'])
+    const retained = idsOf(api, user.id)
+    expect(retained).toHaveLength(1)
+
+    const stale = api.stream(user.cookie, { lastEventId: first as number })
+    await stale.untilEvents(1, 'snapshot')
+    const reset = snapshotOf(stale)
+    expect((reset.data as Snapshot).reset).toBe(true)
+    expect((reset.data as Snapshot & { user: { permissions: string[] } }).user.permissions).toEqual(['billing.manage'])
+    expect(Number(reset.id)).toBeGreaterThanOrEqual(retained[0] as number)
+    await grant(api, user.id, [])
+    await stale.untilEvents(1, 'user.updated')
+    expect(streamIds(stale)).toEqual(idsOf(api, user.id).filter((id) => id > Number(reset.id)))
+
+    // From exactly the pruned boundary on, everything is still there: a normal replay.
+    const boundary = api.stream(user.cookie, { lastEventId: eventsPrunedThrough(api.deps.db) })
+    await boundary.until(() => streamIds(boundary).length >= 2)
+    expect((snapshotOf(boundary).data as Snapshot).reset).toBeUndefined()
+    expect(streamIds(boundary)).toEqual(idsOf(api, user.id))
+  })
+
+  test('a Last-Event-ID from the future (another database) gets a reset snapshot', async ({ api }) => {
+    const user = await api.newUser()
+    const stream = api.stream(user.cookie, { lastEventId: 1_000_000 })
+    await stream.untilEvents(1, 'snapshot')
+    expect((snapshotOf(stream).data as Snapshot).reset).toBe(true)
+    await grant(api, user.id, ['reports.view'])
+    await stream.untilEvents(1, 'user.updated')
+  })
+
+  test('EVENTS_RETENTION_MS prunes on its own; a client behind it is reset', async () => {
+    const api = await startTestApi({ EVENTS_RETENTION_MS: '1000' })
+    try {
+      const user = await api.newUser()
+      await grant(api, user.id, ['reports.view'])
+      const last = idsOf(api, user.id).at(-1) as number
+      await waitFor(() => eventsPrunedThrough(api.deps.db) >= last, { what: 'the pruner', timeoutMs: 5000 })
+      const stream = api.stream(user.cookie, { lastEventId: last - 1 })
+      await stream.untilEvents(1, 'snapshot')
+      expect((snapshotOf(stream).data as Snapshot).reset).toBe(true)
+    } finally {
+      await api.stop()
+    }
+  })
+})
