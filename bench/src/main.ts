@@ -8,7 +8,11 @@ import { openFileLimit } from './proc.js'
 import { note } from './progress.js'
 import { table, writeJson } from './report.js'
 import { judge, type ScenarioResult } from './result.js'
+import { runActivation } from './scenarios/activation.js'
+import { runFanout } from './scenarios/fanout.js'
 import { runIdle } from './scenarios/idle.js'
+import { runScheduling } from './scenarios/scheduling.js'
+import { runTimers } from './scenarios/timers.js'
 import { SIZES, type SizeName } from './sizes.js'
 import { svgChart } from './svg.js'
 
@@ -40,7 +44,13 @@ note(
 const startedAt = new Date()
 const redis = await startRedisServer()
 const ctx: Ctx = { quick, redisUrl: redis.url }
-const scenarios: [string, () => Promise<ScenarioResult>][] = [['idle', () => runIdle(ctx, sizes.idle)]]
+const scenarios: [string, () => Promise<ScenarioResult>][] = [
+  ['idle', () => runIdle(ctx, sizes.idle)],
+  ['fanout', () => runFanout(ctx, sizes.fanout)],
+  ['timers', () => runTimers(ctx, sizes.timers)],
+  ['activation', () => runActivation(ctx, sizes.activation)],
+  ['scheduling', () => runScheduling(ctx, sizes.scheduling)],
+]
 
 const results: ScenarioResult[] = []
 const failures: string[] = []
