@@ -73,11 +73,11 @@ export const spawnWorker = async (env: Record<string, string>) => {
   return proc
 }
 
-/** Event ids of a recording, as numbers, in arrival order (snapshots have none). */
+/** Ids of the change events of a recording, in arrival order (snapshots excluded: their id is the position). */
 export const ids = (rec: SseRecorder) =>
   rec
     .events()
-    .filter((f) => f.id !== undefined)
+    .filter((f) => f.id !== undefined && f.event !== 'snapshot')
     .map((f) => Number(f.id))
 
 /** A line in the test run's output, so measured outcomes appear in the run. */
