@@ -8,6 +8,7 @@ import { errorBody, toErrorResponse } from './errors.js'
 import { closeOnUnreadBody, jsonBodiesOnly, limitBody, requestContext, sameOrigin } from './middleware.js'
 import { router } from './router.js'
 import { authRoutes } from './routes/auth.js'
+import { mountBullBoard } from './routes/bull-board.js'
 import { eventsRoutes } from './routes/events.js'
 import { meRoutes } from './routes/me.js'
 import { permissionsRoutes } from './routes/permissions.js'
@@ -45,6 +46,7 @@ export const createApp = (deps: Deps, extra: { mount?: (app: OpenAPIHono<AppEnv>
     },
   })
   app.get('/api/docs', swaggerUI({ url: '/api/openapi.json' }))
+  mountBullBoard(app, deps)
   extra.mount?.(app)
 
   app.all('/api/*', (c) => c.json(errorBody('not_found', 'no such route'), 404))
