@@ -70,7 +70,10 @@ describe('GET /api/events', () => {
       ['hibernation.self'],
     ])
     expect((updates[3]?.data as UserData).user.status).toBe('hibernating')
-    const ids = stream.events().filter((f) => f.event !== 'snapshot' && f.retry === undefined).map((f) => f.id)
+    const ids = stream
+      .events()
+      .filter((f) => f.event !== 'snapshot' && f.retry === undefined)
+      .map((f) => f.id)
     for (const id of ids) expect(id).toMatch(/^\d+$/)
     const numbers = ids.map(Number)
     expect(numbers).toEqual([...numbers].sort((a, b) => a - b))

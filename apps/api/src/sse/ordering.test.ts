@@ -21,7 +21,10 @@ const setup = async (api: TestApi) => {
     return change.events
   }
   const publish = (message: BusMessage | string) =>
-    redis.publish(eventsChannel(api.deps.config.REDIS_PREFIX), typeof message === 'string' ? message : JSON.stringify(message))
+    redis.publish(
+      eventsChannel(api.deps.config.REDIS_PREFIX),
+      typeof message === 'string' ? message : JSON.stringify(message),
+    )
   const close = async () => {
     for (const db of others) closeDb(db)
     await redis.quit()
@@ -55,11 +58,9 @@ describe('fan-out order across processes', () => {
       await marker(api, t.user.id)
       await t.stream.untilEvents(3, 'user.updated')
       expect(streamIds(t.stream)).toEqual([...ids(first), ...ids(second), api.deps.hub.lastId])
-      expect(t.stream.events('user.updated').map((f) => (f.data as { user: { permissions: string[] } }).user.permissions)).toEqual([
-        ['reports.view'],
-        ['reports.export'],
-        ['hibernation.self'],
-      ])
+      expect(
+        t.stream.events('user.updated').map((f) => (f.data as { user: { permissions: string[] } }).user.permissions),
+      ).toEqual([['reports.view'], ['reports.export'], ['hibernation.self']])
     } finally {
       await t.close()
     }

@@ -14,8 +14,7 @@ const grant = async (api: TestApi, id: string, permissions: string[]) => {
   expect(res.status).toBe(200)
 }
 
-const idsOf = (api: TestApi, userId: string, after = 0) =>
-  readEvents(api.deps.db, after, { userId }).map((e) => e.id)
+const idsOf = (api: TestApi, userId: string, after = 0) => readEvents(api.deps.db, after, { userId }).map((e) => e.id)
 
 /** Ids of the stream's events after its snapshot. */
 const streamIds = (stream: SseRecorder) =>
