@@ -69,7 +69,7 @@ describe('GET /api/events', () => {
       ['hibernation.self'],
       ['hibernation.self'],
     ])
-    expect((updates[3]?.data as UserData).user.status).toBe('hibernating')
+    expect(updates[3]?.data).toMatchObject({ user: { status: 'hibernating' } })
     const ids = stream
       .events()
       .filter((f) => f.event !== 'snapshot' && f.retry === undefined)
