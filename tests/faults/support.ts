@@ -1,3 +1,4 @@
+import { openDb } from '@dormant/db'
 import { type AppProcess, freePort, SseRecorder, spawnApp, tempDbPath, uniquePrefix } from '@dormant/testing'
 
 export const ADMIN = { email: 'admin@example.com', password: 'admin-password-42' }
@@ -82,3 +83,26 @@ export const ids = (rec: SseRecorder) =>
 
 /** A line in the test run's output, so measured outcomes appear in the run. */
 export const report = (line: string) => console.log(`[measured] ${line}`)
+
+/** The events table as the source of truth: ids per user (in id order) after `afterId`. */
+export const committedEvents = (dbPath: string, afterId = 0) => {
+  const db = openDb(dbPath)
+  try {
+    const rows = db.$client
+      .prepare('select id, user_id as userId, type from events where id > ? order by id')
+      .all(afterId) as { id: number; userId: string; type: string }[]
+    const byUser = new Map<string, number[]>()
+    for (const row of rows) byUser.set(row.userId, [...(byUser.get(row.userId) ?? []), row.id])
+    return { all: rows.map((r) => r.id), rows, byUser: (userId: string) => byUser.get(userId) ?? [] }
+  } finally {
+    db.$client.close()
+  }
+}
+
+/** Asserts a recording holds exactly `expected` change events, in order, none twice. */
+export const sameIds = (got: number[], expected: number[]) => {
+  const dupes = got.length - new Set(got).size
+  const missing = expected.filter((id) => !got.includes(id)).length
+  const extra = got.filter((id) => !expected.includes(id)).length
+  return { ok: dupes === 0 && missing === 0 && extra === 0 && got.join() === expected.join(), dupes, missing, extra }
+}
