@@ -1,0 +1,84 @@
+import { closeDb, openDb, readEvents, setPermissions } from '@dormant/db'
+import { startRedisServer } from '@dormant/testing'
+import { describe, expect } from 'vitest'
+import { startTestApi, type TestApi, test } from '../testing.js'
+
+/** A second API process on the same database and Redis prefix. */
+const sibling = (api: TestApi, env: Record<string, string> = {}) =>
+  startTestApi({ DB_PATH: api.deps.config.DB_PATH, REDIS_PREFIX: api.deps.config.REDIS_PREFIX, ...env })
+
+const grant = async (api: TestApi, id: string, permissions: string[]) => {
+  const res = await api.call(`/api/users/${id}/permissions`, {
+    method: 'PUT',
+    cookie: await api.adminCookie(),
+    json: { permissions },
+  })
+  expect(res.status).toBe(200)
+}
+
+describe('two API processes', () => {
+  test('a change made through one reaches a stream held by the other, once', async ({ api }) => {
+    const other = await sibling(api)
+    try {
+      const user = await api.newUser()
+      const stream = other.stream(user.cookie)
+      await stream.untilEvents(1, 'snapshot')
+      await grant(api, user.id, ['reports.view'])
+      await grant(other, user.id, ['reports.export'])
+      await grant(api, user.id, ['billing.manage'])
+      await stream.untilEvents(3, 'user.updated')
+      const expected = readEvents(api.deps.db, Number(stream.events('snapshot')[0]?.id), { userId: user.id })
+      expect(stream.events('user.updated').map((f) => Number(f.id))).toEqual(expected.map((e) => e.id))
+    } finally {
+      await other.stop()
+    }
+  })
+
+  test("logout through one process ends that session's streams on the other", async ({ api }) => {
+    const other = await sibling(api)
+    try {
+      const user = await api.newUser()
+      const second = await api.login(user.email, 'user-password')
+      const [doomed, kept] = [other.stream(user.cookie), other.stream(second)]
+      await Promise.all([doomed.untilEvents(1, 'snapshot'), kept.untilEvents(1, 'snapshot')])
+      expect((await api.call('/api/auth/logout', { method: 'POST', cookie: user.cookie })).status).toBe(204)
+      await doomed.closedByServer()
+      await grant(api, user.id, ['reports.view'])
+      await kept.untilEvents(1, 'user.updated')
+      expect(kept.ended).toBe(false)
+    } finally {
+      await other.stop()
+    }
+  })
+})
+
+describe('Redis outage', () => {
+  test('changes committed while Redis is down reach an open stream on another process once it is back', async () => {
+    const redis = await startRedisServer()
+    const api = await startTestApi({ REDIS_URL: redis.url })
+    const other = await sibling(api, { REDIS_URL: redis.url })
+    const worker = openDb(api.deps.config.DB_PATH)
+    try {
+      const user = await api.newUser()
+      const stream = other.stream(user.cookie)
+      await stream.untilEvents(1, 'snapshot')
+
+      await redis.kill()
+      // The API keeps working without Redis: the commit is the promise.
+      await grant(api, user.id, ['reports.view'])
+      // A commit whose publish never happens at all (a process that died right after it).
+      expect(setPermissions(worker, user.id, ['billing.manage'])).not.toBeNull()
+      await redis.start()
+
+      await stream.untilEvents(2, 'user.updated', 15_000)
+      const expected = readEvents(api.deps.db, Number(stream.events('snapshot')[0]?.id), { userId: user.id })
+      expect(stream.events('user.updated').map((f) => Number(f.id))).toEqual(expected.map((e) => e.id))
+      expect(stream.ended).toBe(false)
+    } finally {
+      closeDb(worker)
+      await other.stop()
+      await api.stop()
+      await redis.destroy()
+    }
+  })
+})
