@@ -19,8 +19,7 @@ test('Redis down: /healthz says 503, writes still succeed, open streams get ever
   const env = systemEnv(redis.url)
   // Streams live on `reader`; the changes are made through `writer`, so the reader can only
   // learn of them through Redis, or from the events table once its subscription is back.
-  const reader = await spawnApi(env)
-  const writer = await spawnApi(env)
+  const [reader, writer] = await Promise.all([spawnApi(env), spawnApi(env)])
   apis.push(reader, writer)
   expect(await health(reader)).toEqual({ status: 200, body: { ok: true, redis: 'up', db: 'up' } })
 
