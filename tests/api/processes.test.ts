@@ -1,0 +1,52 @@
+import { waitFor } from '@dormant/testing'
+import { afterAll, describe, expect, inject, test } from 'vitest'
+import { type ApiProcess, committedEvents, ids, spawnApi, systemEnv } from '../faults/support.js'
+
+const running: ApiProcess[] = []
+afterAll(async () => {
+  await Promise.all(running.map((p) => p.signal('SIGTERM')))
+})
+
+const pair = async () => {
+  const env = systemEnv(inject('redisUrl'))
+  const apis = await Promise.all([spawnApi(env), spawnApi(env)])
+  running.push(...apis)
+  return { env, a: apis[0], b: apis[1] }
+}
+
+describe('two real API processes on one database and Redis', () => {
+  test('permissions, streams and logouts travel between them', async () => {
+    const { env, a, b } = await pair()
+    const user = await a.newUser({ permissions: [] })
+    const second = await a.login(user.email, 'user-password-42')
+    const stream = b.stream(user.cookie)
+    const kept = b.stream(second)
+    await Promise.all([stream.untilEvents(1, 'snapshot'), kept.untilEvents(1, 'snapshot')])
+    const from = Number(stream.events('snapshot')[0]?.id)
+
+    // G5: the next request to the other process is authorised by the new set.
+    expect((await b.call('/api/me/transactions', { cookie: user.cookie })).status).toBe(403)
+    const put = await a.call(`/api/users/${user.id}/permissions`, {
+      method: 'PUT',
+      cookie: await a.adminCookie(),
+      json: { permissions: ['transactions.read', 'hibernation.self'] },
+    })
+    expect(put.status).toBe(200)
+    expect((await b.call('/api/me/transactions', { cookie: user.cookie })).status).toBe(200)
+    expect((await b.call('/api/me/hibernation', { method: 'POST', cookie: user.cookie })).status).toBe(201)
+
+    await stream.untilEvents(2, 'user.updated')
+    await waitFor(() => committedEvents(env.DB_PATH, from).byUser(user.id).length === 2, { what: 'two commits' })
+    expect(ids(stream)).toEqual(committedEvents(env.DB_PATH, from).byUser(user.id))
+    expect(stream.events('user.updated')[0]?.data).toMatchObject({
+      user: { permissions: ['hibernation.self', 'transactions.read'] },
+    })
+
+    // Logout through A ends that session's stream on B, and only that one.
+    expect((await a.call('/api/auth/logout', { method: 'POST', cookie: user.cookie })).status).toBe(204)
+    await stream.closedByServer()
+    expect((await b.call('/api/me', { cookie: user.cookie })).status).toBe(401)
+    expect(kept.ended).toBe(false)
+    kept.close()
+  })
+})
