@@ -32,10 +32,9 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   internal: 500,
 }
 
-const CODE_OF_STATUS = Object.fromEntries(Object.entries(STATUS).map(([code, status]) => [status, code])) as Record<
-  number,
-  ErrorCode
->
+/** The generic code of each status (the first listed), for errors raised by Hono itself. */
+const CODE_OF_STATUS: Partial<Record<number, ErrorCode>> = {}
+for (const [code, status] of Object.entries(STATUS) as [ErrorCode, number][]) CODE_OF_STATUS[status] ??= code
 
 export class AppError extends Error {
   constructor(

@@ -1,0 +1,62 @@
+import { createLogger } from '@dormant/core'
+import { Hono } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import { describe, expect, test } from 'vitest'
+import { AppError, toErrorResponse } from './errors.js'
+
+const respond = async (err: Error) => {
+  const app = new Hono()
+  app.onError(toErrorResponse(createLogger('errors-test', 'silent')))
+  app.get('/', () => {
+    throw err
+  })
+  const res = await app.request('/')
+  return {
+    status: res.status,
+    body: (await res.json()) as { error: { code: string; message: string; details?: unknown } },
+  }
+}
+
+describe('toErrorResponse', () => {
+  test('an AppError becomes its status and our shape, with details only when given', async () => {
+    expect(await respond(new AppError('conflict', 'already hibernating'))).toEqual({
+      status: 409,
+      body: { error: { code: 'conflict', message: 'already hibernating' } },
+    })
+    expect(await respond(new AppError('forbidden', 'no', { permission: 'x' }))).toEqual({
+      status: 403,
+      body: { error: { code: 'forbidden', message: 'no', details: { permission: 'x' } } },
+    })
+  })
+
+  test("Hono's HTTPException keeps its status and gets the generic code of that status", async () => {
+    const cases: [ContentfulStatusCode, string, string][] = [
+      [400, 'Malformed JSON in request body', 'invalid_json'],
+      [400, 'bad things', 'validation_failed'],
+      [401, 'Unauthorized', 'unauthorized'],
+      [403, 'Forbidden', 'forbidden'],
+      [404, 'Not Found', 'not_found'],
+      [413, 'Payload Too Large', 'payload_too_large'],
+      [415, 'Unsupported Media Type', 'unsupported_media_type'],
+      [503, 'down', 'unavailable'],
+    ]
+    for (const [status, message, code] of cases) {
+      expect(await respond(new HTTPException(status, { message }))).toEqual({
+        status,
+        body: { error: { code, message } },
+      })
+    }
+    const teapot = await respond(new HTTPException(418, { message: '' }))
+    expect(teapot.status).toBe(418)
+    expect(teapot.body.error.code).toBe('internal')
+    expect(teapot.body.error.message.length).toBeGreaterThan(0)
+  })
+
+  test('anything else is a 500 whose message is not leaked', async () => {
+    expect(await respond(new Error('SQLITE_CORRUPT: secret path /var/lib/x'))).toEqual({
+      status: 500,
+      body: { error: { code: 'internal', message: 'internal server error' } },
+    })
+  })
+})
