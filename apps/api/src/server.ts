@@ -14,6 +14,16 @@ import { StreamHub } from './sse/hub.js'
 import { subscribeHub } from './sse/subscriber.js'
 
 const LOGIN_WINDOW_MS = 15 * 60 * 1000
+const REDIS_CLOSE_MS = 2000
+
+const settledWithin = (ms: number, promises: Promise<unknown>[]) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    void Promise.allSettled(promises).then(() => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
 
 /** Opens the DB and Redis connections and wires them into the app's dependencies. */
 export const createDeps = (config: ApiConfig, log: Logger = createLogger('api', config.LOG_LEVEL)) => {
@@ -92,7 +102,11 @@ export const startApi = async (config: ApiConfig, log?: Logger) => {
       await closed
       clearTimeout(force)
       clearInterval(pruner)
-      await Promise.allSettled([deps.queue.close(), subscriber.quit(), deps.redis.quit()])
+      // Commands wait for Redis without limit (maxRetriesPerRequest: null), so a Redis that
+      // is down would hold shutdown forever: give it a moment to flush, then cut the sockets.
+      await settledWithin(REDIS_CLOSE_MS, [deps.queue.close(), subscriber.quit(), deps.redis.quit()])
+      subscriber.disconnect()
+      deps.redis.disconnect()
       closeDb(deps.db)
     })()
     return stopped
