@@ -117,7 +117,6 @@ describe('the user page, live', () => {
     const first = await countdown.textContent()
     // The countdown ticks on its own, once a second.
     await countdown.filter({ hasNotText: first ?? '' }).waitFor({ timeout: 3000 })
-    await page.screenshot({ path: join(SCREENSHOTS, 'user.png'), fullPage: true })
     await page.getByRole('button', { name: 'Cancel hibernation' }).click()
     await waitForText(page.getByTestId('user-status'), 'active')
     await countdown.waitFor({ state: 'detached' })
@@ -183,5 +182,13 @@ describe('the user page, live', () => {
       json: { permissions: ['reports.view'] },
     })
     await waitForPermission(page, 'reports.view')
+  })
+
+  test('logging out in one tab sends every tab of the browser to /login', async () => {
+    const other = await userBrowser.context.newPage()
+    await other.goto(`${api.url}/`)
+    await waitForText(other.getByTestId('connection'), 'live')
+    await other.getByRole('button', { name: 'Log out' }).click()
+    await Promise.all([other.waitForURL(`${api.url}/login`), page.waitForURL(`${api.url}/login`)])
   })
 })

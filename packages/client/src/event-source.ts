@@ -29,7 +29,7 @@ export const backoffDelay = (attempt: number, baseMs: number, maxMs: number, ran
  * the last id we saw so no event is lost.
  */
 export const openResilientSource = (options: SourceOptions) => {
-  const { baseMs, maxMs } = options.backoff ?? { baseMs: 1000, maxMs: 30_000 }
+  const { baseMs, maxMs } = options.backoff ?? { baseMs: 500, maxMs: 15_000 }
   let source: EventSource | null = null
   let timer: ReturnType<typeof setTimeout> | undefined
   let attempt = 0
