@@ -32,6 +32,9 @@ describe('the user page, live', () => {
       launchBrowser(),
     ])
     user = await api.newUser()
+    // Neighbours, so the admin table in the screenshot looks like a table.
+    await api.newUser({ permissions: ['reports.view', 'reports.export'] })
+    await api.newUser({ permissions: [] })
   })
   afterAll(async () => {
     await Promise.all([userBrowser?.close(), adminBrowser?.close()])
@@ -95,6 +98,9 @@ describe('the user page, live', () => {
       .getByText('hibernation.self, reports.view', { exact: true })
       .waitFor()
     await admin.getByTestId('event-feed').getByText('user.updated').first().waitFor()
+    await admin.getByLabel('Search users').fill('')
+    await admin.getByRole('button', { name: 'Search' }).click()
+    await admin.getByTestId('users-table').locator('tbody tr').nth(3).waitFor()
     await admin.screenshot({ path: join(SCREENSHOTS, 'admin.png'), fullPage: true })
 
     // Give back the history permission through the panel: the page updates again, live.
