@@ -2,7 +2,6 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-const TSX = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url))
 
 export type AppProcess = {
   child: ChildProcess
@@ -18,9 +17,12 @@ export type AppProcess = {
 /**
  * Runs one of the apps (`apps/api/src/index.ts`, `apps/worker/src/index.ts`) as a real child
  * process with the given environment, so tests can kill it with real signals.
+ * tsx runs as a loader inside that one process: its CLI would be a parent that outlives a
+ * SIGKILL (leaving the app running as an orphan) and that SIGKILLs an app whose event loop
+ * does not acknowledge a relayed SIGTERM within 30 ms.
  */
 export const spawnApp = (entry: 'api' | 'worker', env: Record<string, string>): AppProcess => {
-  const child = spawn(TSX, [`apps/${entry}/src/index.ts`], {
+  const child = spawn(process.execPath, ['--import', 'tsx', `apps/${entry}/src/index.ts`], {
     cwd: REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
