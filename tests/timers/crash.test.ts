@@ -1,0 +1,82 @@
+import { afterEach, describe, expect, test } from 'vitest'
+import { COMPLETED_ONCE, startTimerSystem, type TimerSystem, untilPast } from './support.js'
+
+describe('worker crashes and restarts', () => {
+  let system: TimerSystem | undefined
+  afterEach(async () => {
+    await system?.stop()
+    system = undefined
+  })
+
+  test('kill -9 while 20 hibernations are due: all complete exactly once after a new worker starts', async () => {
+    system = await startTimerSystem()
+    const queue = system.api.deps.queue
+    const first = await system.startWorker()
+    const hs = await system.hibernateDirect(20, () => Date.now() + 1500)
+
+    await first.waitForOutput('hibernation completed', 10_000)
+    expect(await first.signal('SIGKILL')).toBe('SIGKILL')
+    const atKill = {
+      completed: hs.filter((h) => system!.counts(h).status === 'completed').length,
+      activeJobs: await queue.getActiveCount(),
+    }
+
+    const restarted = Date.now()
+    await system.startWorker()
+    await system.settled(hs, 20_000)
+    console.info(
+      `kill -9: ${JSON.stringify(atKill)} at the kill; all 20 completed ${Date.now() - restarted} ms after restart`,
+    )
+    for (const h of hs) expect(system.counts(h)).toEqual(COMPLETED_ONCE)
+    await expect
+      .poll(() => queue.getJobCounts('active', 'wait', 'delayed', 'failed'))
+      .toEqual({
+        active: 0,
+        wait: 0,
+        delayed: 0,
+        failed: 0,
+      })
+  })
+
+  test('no worker at the due time: the hibernation completes as soon as a worker starts', async () => {
+    system = await startTimerSystem()
+    const hs = await system.hibernateDirect(3, () => Date.now() + 1000)
+    await untilPast(Math.max(...hs.map((h) => h.endsAt)) + 200)
+    for (const h of hs) expect(system.counts(h).status).toBe('scheduled')
+
+    const started = Date.now()
+    await system.startWorker()
+    const ready = Date.now()
+    await system.settled(hs)
+    console.info(
+      `worker down at due time: completed ${Date.now() - ready} ms after 'worker ready' (${ready - started} ms to start)`,
+    )
+    for (const h of hs) expect(system.counts(h)).toEqual(COMPLETED_ONCE)
+  })
+
+  test('SIGTERM mid-batch: in-flight jobs finish, exit code 0, nothing lost', async () => {
+    system = await startTimerSystem()
+    const queue = system.api.deps.queue
+    const hs = await system.hibernateDirect(300, () => Date.now() + 1000)
+    const worker = await system.startWorker()
+
+    await worker.waitForOutput('hibernation completed', 10_000)
+    expect(await worker.signal('SIGTERM')).toBe(0)
+    const output = worker.output()
+    const afterSignal = output.slice(output.indexOf('shutting down'))
+    const finishedAfterSignal = afterSignal.split('\n').filter((l) => l.includes('hibernation completed')).length
+    const done = hs.filter((h) => system!.counts(h).status === 'completed')
+    console.info(`SIGTERM: ${done.length}/300 completed by exit, ${finishedAfterSignal} of them after the signal`)
+    // Jobs that were running when the signal came finished before the process exited.
+    expect(finishedAfterSignal).toBeGreaterThan(0)
+    expect(await queue.getActiveCount()).toBe(0)
+    for (const h of done) expect(await queue.getJobState(h.id)).toBe('completed')
+    const rest = hs.filter((h) => !done.includes(h))
+    expect(rest.length).toBeGreaterThan(0)
+    for (const h of rest) expect(await queue.getJobState(h.id)).toBe('waiting')
+
+    await system.startWorker()
+    await system.settled(hs, 20_000)
+    for (const h of hs) expect(system.counts(h)).toEqual(COMPLETED_ONCE)
+  })
+})
