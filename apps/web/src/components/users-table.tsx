@@ -71,7 +71,9 @@ export const UsersTable = ({ live, selectedId, onSelect, reloadKey }: Props) => 
             <tr>
               <th scope="col">Email</th>
               <th scope="col">Status</th>
-              <th scope="col">Permissions</th>
+              <th scope="col" class="permissions-cell">
+                Permissions
+              </th>
               <th scope="col">
                 <span class="visually-hidden">Actions</span>
               </th>
