@@ -80,7 +80,7 @@ const openStream = (c: Context<AppEnv>, deps: Deps, scope: { userId: string } | 
     hub.remove(conn)
     deps.metrics.sseConnections.dec({ scope: label })
   })
-  conn.write(out)
+  conn.writeOpening(out)
   return RESPONSE_ALREADY_SENT
 }
 

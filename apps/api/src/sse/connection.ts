@@ -23,6 +23,19 @@ export class SseConnection {
 
   private readonly bufferLimit: number
   private readonly onOverflow: () => void
+  /** Bytes we let sit unread: the cap, plus the replay until the client has drained it. */
+  private allowance = 0
+
+  /**
+   * Writes the opening frames and the replay. A replay may exceed the cap on its own (a client
+   * far behind); counting it against the cap would cut that client off every time it
+   * reconnects, so it never caught up. The cap applies to what is buffered beyond it.
+   */
+  writeOpening(frames: string) {
+    if (this.closed) return
+    this.res.write(frames)
+    this.allowance = this.res.writableLength + this.bufferLimit
+  }
 
   /**
    * Writes a frame. A client that does not read lets Node buffer our writes; past the cap
@@ -31,7 +44,9 @@ export class SseConnection {
   write(frame: string) {
     if (this.closed) return
     this.res.write(frame)
-    if (this.res.writableLength > this.bufferLimit) {
+    const buffered = this.res.writableLength
+    if (buffered <= this.bufferLimit) this.allowance = this.bufferLimit
+    else if (buffered > Math.max(this.allowance, this.bufferLimit)) {
       this.onOverflow()
       this.destroy()
     }
