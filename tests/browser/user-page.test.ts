@@ -169,10 +169,10 @@ describe('the user page, live', () => {
   })
 
   test('an idle page makes no requests for 10 s (the open stream carries everything)', async () => {
+    const history = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/me/transactions')
     await page.reload()
     await waitForText(page.getByTestId('connection'), 'live')
-    await page.getByTestId('transactions').waitFor({ state: 'attached' })
-    await page.waitForLoadState('networkidle')
+    expect((await history).status()).toBe(200)
     const requests: string[] = []
     const record = (r: Request) => requests.push(`${r.method()} ${r.url()}`)
     userBrowser.context.on('request', record)
