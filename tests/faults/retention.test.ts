@@ -1,0 +1,79 @@
+import { eventsPrunedThrough, openDb, setPermissions } from '@dormant/db'
+import { waitFor } from '@dormant/testing'
+import { afterAll, expect, inject, test } from 'vitest'
+import { type ApiProcess, committedEvents, ids, report, spawnApi, systemEnv } from './support.js'
+
+const apis: ApiProcess[] = []
+afterAll(async () => {
+  await Promise.all(apis.map((a) => a.signal('SIGTERM')))
+})
+
+const prunedThrough = (path: string) => {
+  const db = openDb(path)
+  try {
+    return eventsPrunedThrough(db)
+  } finally {
+    db.$client.close()
+  }
+}
+
+test('events past EVENTS_RETENTION_MS are pruned; a reconnect from before the window gets a reset snapshot', async () => {
+  const env = systemEnv(inject('redisUrl'), { EVENTS_RETENTION_MS: '1000' })
+  const api = await spawnApi(env)
+  apis.push(api)
+  const admin = await api.adminCookie()
+  const user = await api.newUser()
+  const set = async (permissions: string[]) => {
+    const res = await api.call(`/api/users/${user.id}/permissions`, {
+      method: 'PUT',
+      cookie: admin,
+      json: { permissions },
+    })
+    expect(res.status).toBe(200)
+  }
+  await set(['reports.view'])
+  await set(['reports.export'])
+  await set(['billing.manage'])
+  const mine = committedEvents(env.DB_PATH).byUser(user.id)
+  const last = mine.at(-1) ?? 0
+  const committedAt = Date.now()
+
+  await waitFor(() => prunedThrough(env.DB_PATH) >= last, { what: 'pruning', timeoutMs: 10_000, intervalMs: 50 })
+  report(`retention: events older than 1000 ms pruned ${Date.now() - committedAt} ms after commit`)
+  expect(committedEvents(env.DB_PATH).byUser(user.id)).toEqual([])
+
+  // From before the window: a reset snapshot with the current state, never a silent partial replay.
+  const behind = api.stream(user.cookie, { lastEventId: mine[0] ?? 0 })
+  await behind.untilEvents(1, 'snapshot')
+  const snap = behind.events('snapshot')[0]?.data as { reset?: boolean; user: { permissions: string[] } }
+  expect(snap.reset).toBe(true)
+  expect(snap.user.permissions).toEqual(['billing.manage'])
+  expect(ids(behind)).toEqual([])
+
+  // Up to date with the last pruned id: nothing was missed, so no reset; live events follow.
+  const current = api.stream(user.cookie, { lastEventId: last })
+  await current.untilEvents(1, 'snapshot')
+  expect(current.events('snapshot')[0]?.data).not.toHaveProperty('reset')
+  await set(['reports.view'])
+  await current.untilEvents(1, 'user.updated')
+  await behind.untilEvents(1, 'user.updated')
+  expect(ids(current)).toEqual(ids(behind))
+  expect(ids(current)[0]).toBeGreaterThan(last)
+
+  // A reconnect from an id that never existed here (a different deployment's) is a reset too.
+  const future = api.stream(user.cookie, { lastEventId: 10 ** 12 })
+  await future.untilEvents(1, 'snapshot')
+  expect(future.events('snapshot')[0]?.data).toHaveProperty('reset', true)
+
+  // Pruning also runs at start: events committed long ago while no API ran are gone before it listens.
+  expect(await api.signal('SIGTERM')).toBe(0)
+  const db = openDb(env.DB_PATH)
+  const old = setPermissions(db, user.id, ['reports.export'], Date.now() - 60_000)
+  db.$client.close()
+  const restarted = await spawnApi(env)
+  apis.push(restarted)
+  const out = restarted.output()
+  expect(out.indexOf('pruned old events')).toBeGreaterThan(-1)
+  expect(out.indexOf('pruned old events')).toBeLessThan(out.indexOf('api listening'))
+  expect(prunedThrough(env.DB_PATH)).toBeGreaterThanOrEqual(old?.events[0]?.id ?? Number.POSITIVE_INFINITY)
+})
