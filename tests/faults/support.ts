@@ -1,4 +1,4 @@
-import { openDb } from '@dormant/db'
+import { createUser, openDb, startHibernation } from '@dormant/db'
 import { type AppProcess, freePort, SseRecorder, spawnApp, tempDbPath, uniquePrefix } from '@dormant/testing'
 
 export const ADMIN = { email: 'admin@example.com', password: 'admin-password-42' }
@@ -105,4 +105,64 @@ export const sameIds = (got: number[], expected: number[]) => {
   const missing = expected.filter((id) => !got.includes(id)).length
   const extra = got.filter((id) => !expected.includes(id)).length
   return { ok: dupes === 0 && missing === 0 && extra === 0 && got.join() === expected.join(), dupes, missing, extra }
+}
+
+/**
+ * `spawnApp` runs tsx, which runs the app in a child node process: a SIGKILL must reach that
+ * one (its pid is in every pino line), or it would live on as an orphan.
+ */
+export const killHard = async (proc: AppProcess) => {
+  const pid = Number(/"pid":(\d+)/.exec(proc.output())?.[1])
+  if (!pid) throw new Error('no pid in the output yet')
+  process.kill(pid, 'SIGKILL')
+  return proc.exited
+}
+
+/** Users created straight in the DB (no password hashing), each with a hibernation. */
+export const seedHibernations = (dbPath: string, count: number, durationMs: (i: number) => number) => {
+  const db = openDb(dbPath)
+  try {
+    const userIds: string[] = []
+    for (let i = 0; i < count; i++) {
+      const created = createUser(db, {
+        email: `seed${i}-${uniquePrefix('s')}@example.com`,
+        passwordHash: 'unusable',
+        permissions: ['hibernation.self', 'transactions.read'],
+      })
+      if ('error' in created) throw new Error('seed user exists')
+      const started = startHibernation(db, created.user.id, durationMs(i))
+      if ('error' in started) throw new Error(started.error)
+      userIds.push(created.user.id)
+    }
+    return userIds
+  } finally {
+    db.$client.close()
+  }
+}
+
+/** What completions did: rows per user in history and events, and what is still scheduled. */
+export const completions = (dbPath: string) => {
+  const db = openDb(dbPath)
+  try {
+    const q = (sql: string) => db.$client.prepare(sql).all() as { userId: string; n: number }[]
+    const history = q(
+      "select user_id as userId, count(*) as n from transactions where type = 'hibernation.completed' group by user_id",
+    )
+    const events = q(
+      "select user_id as userId, count(*) as n from events where type = 'hibernation.completed' group by user_id",
+    )
+    const scheduled = (
+      db.$client.prepare("select count(*) as n from hibernations where status = 'scheduled'").get() as {
+        n: number
+      }
+    ).n
+    return {
+      history: new Map(history.map((r) => [r.userId, r.n])),
+      events: new Map(events.map((r) => [r.userId, r.n])),
+      done: history.reduce((sum, r) => sum + r.n, 0),
+      scheduled,
+    }
+  } finally {
+    db.$client.close()
+  }
 }
