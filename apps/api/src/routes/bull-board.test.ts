@@ -1,4 +1,4 @@
-import { waitFor } from '@dormant/testing'
+import { tempDir, waitFor } from '@dormant/testing'
 import { describe, expect } from 'vitest'
 import { type TestApi, test } from '../testing.js'
 
@@ -96,5 +96,18 @@ describe('Bull Board at /admin/queues', () => {
     const resumed = await api.call(RESUME, { method: 'PUT', cookie, headers: { origin: origin(api) } })
     expect(resumed.status).toBeLessThan(300)
     expect(await api.deps.queue.isPaused()).toBe(false)
+  })
+
+  test('assets do not depend on the working directory, even one changed after start', async ({ api }) => {
+    const cookie = await api.adminCookie()
+    const cwd = process.cwd()
+    process.chdir(tempDir('elsewhere'))
+    try {
+      const res = await api.call(`${PAGE}/static/favicon-32x32.png`, { cookie })
+      expect(res.status).toBe(200)
+      expect(res.headers.get('content-type')).toBe('image/png')
+    } finally {
+      process.chdir(cwd)
+    }
   })
 })
