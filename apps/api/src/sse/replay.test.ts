@@ -1,4 +1,4 @@
-import { eventsPrunedThrough, pruneEvents, readEvents } from '@dormant/db'
+import { closeDb, eventsPrunedThrough, openDb, pruneEvents, readEvents, setPermissions } from '@dormant/db'
 import { type SseFrame, type SseRecorder, waitFor } from '@dormant/testing'
 import { describe, expect } from 'vitest'
 import { startTestApi, type TestApi, test } from '../testing.js'
@@ -110,6 +110,26 @@ describe('replay with Last-Event-ID', () => {
     } finally {
       await writer.stop()
     }
+  })
+  test('a client ahead of this process (it saw newer events elsewhere) is not sent them again', async ({ api }) => {
+    const user = await api.newUser()
+    const elsewhere = openDb(api.deps.config.DB_PATH)
+    try {
+      // Committed by another process whose publishes this one has not seen yet.
+      setPermissions(elsewhere, user.id, ['reports.view'])
+      setPermissions(elsewhere, user.id, ['reports.export'])
+    } finally {
+      closeDb(elsewhere)
+    }
+    const seen = idsOf(api, user.id).at(-1) as number
+    expect(api.deps.hub.lastId).toBeLessThan(seen)
+    const stream = api.stream(user.cookie, { lastEventId: seen })
+    await stream.untilEvents(1, 'snapshot')
+    expect((snapshotOf(stream).data as Snapshot).reset).toBeUndefined()
+    await grant(api, user.id, ['billing.manage'])
+    await stream.untilEvents(1, 'user.updated')
+    expect(streamIds(stream)).toEqual(idsOf(api, user.id, seen))
+    expect(streamIds(stream)).toHaveLength(1)
   })
 })
 
