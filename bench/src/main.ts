@@ -5,7 +5,7 @@ import { startRedisServer } from '@dormant/testing'
 import type { Ctx } from './context.js'
 import { machine } from './machine.js'
 import { openFileLimit } from './proc.js'
-import { note } from './progress.js'
+import { failSteps, note } from './progress.js'
 import { table, writeJson } from './report.js'
 import { judge, type ScenarioResult } from './result.js'
 import { runActivation } from './scenarios/activation.js'
@@ -51,18 +51,28 @@ const scenarios: [string, () => Promise<ScenarioResult>][] = [
   ['activation', () => runActivation(ctx, sizes.activation)],
   ['scheduling', () => runScheduling(ctx, sizes.scheduling)],
 ]
+const selected = scenarios.filter(([id]) => !only || only.has(id))
 
-const results: ScenarioResult[] = []
 const failures: string[] = []
+const attempt = async ([id, run]: [string, () => Promise<ScenarioResult>]) => {
+  try {
+    const result = await run()
+    return quick ? result : { ...result, targets: result.targets.map(judge) }
+  } catch (err) {
+    failSteps(
+      `${scenarios.findIndex(([s]) => s === id) + 1} `,
+      err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err),
+    )
+    failures.push(`${id}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+    return undefined
+  }
+}
+const results: ScenarioResult[] = []
 try {
-  for (const [id, run] of scenarios) {
-    if (only && !only.has(id)) continue
-    try {
-      const result = await run()
-      results.push(quick ? result : { ...result, targets: result.targets.map(judge) })
-    } catch (err) {
-      failures.push(`${id}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
-    }
+  // One scenario at a time: side by side they starve each other (tried: 2× slower, figures meaningless).
+  for (const entry of selected) {
+    const r = await attempt(entry)
+    if (r) results.push(r)
   }
 } finally {
   await redis.destroy()

@@ -2,17 +2,17 @@
 export const SIZES = {
   full: {
     idle: { users: 1000, seconds: 60 },
-    fanout: { connections: 10_000, perSecond: 2000, seconds: 30, idleSeconds: 15 },
+    fanout: { connections: 10_000, perSecond: 2000, seconds: 30, idleSeconds: 15, settleMs: 1000 },
     timers: { sparse: 200, sparseSpreadMs: 20_000, burst: 10_000 },
     activation: { count: 20_000 },
-    scheduling: { count: 100_000, concurrency: 32 },
+    scheduling: { count: 100_000, concurrency: 32, apiSeconds: 90 },
   },
   quick: {
     idle: { users: 100, seconds: 10 },
-    fanout: { connections: 500, perSecond: 200, seconds: 5, idleSeconds: 3 },
+    fanout: { connections: 500, perSecond: 200, seconds: 5, idleSeconds: 2, settleMs: 500 },
     timers: { sparse: 20, sparseSpreadMs: 3000, burst: 500 },
     activation: { count: 1000 },
-    scheduling: { count: 2000, concurrency: 32 },
+    scheduling: { count: 2000, concurrency: 32, apiSeconds: 5 },
   },
 } as const
 

@@ -12,7 +12,7 @@ import type { WriterBatch, WriterInput } from '../writer.js'
 
 export const CONNECTIONS_PER_USER = 2
 
-type Size = { connections: number; perSecond: number; seconds: number; idleSeconds: number }
+type Size = { connections: number; perSecond: number; seconds: number; idleSeconds: number; settleMs: number }
 
 type Measured = {
   rssBeforeBytes: number
@@ -47,7 +47,7 @@ const measure = async (
   size: Size,
 ): Promise<Measured> => {
   const n = size.connections
-  await sleep(1000)
+  await sleep(size.settleMs)
   const rssBefore = rssBytes(sut.pid)
   const commitAt = new Map<number, number>()
   const expected = new Int32Array(users.length)
@@ -74,7 +74,7 @@ const measure = async (
   const connectSeconds = (performance.now() - t0) / 1000
   try {
     s.update(`${sut.name}: ${n} streams open, settling`)
-    await sleep(2000)
+    await sleep(size.settleMs * 2)
     const rssAfter = rssBytes(sut.pid)
     s.update(`${sut.name}: idle ${size.idleSeconds} s`)
     const idle0 = cpuSeconds(sut.pid)

@@ -33,7 +33,7 @@ export const runIdle = async (ctx: Ctx, size: { users: number; seconds: number }
   const users = seedUsers(dbPath, n)
   s.update('starting servers')
   const suts = await Promise.all([
-    startApi({ DB_PATH: dbPath, REDIS_URL: ctx.redisUrl, REDIS_PREFIX: uniquePrefix('bench') }),
+    startApi({ DB_PATH: dbPath, REDIS_URL: ctx.redisUrl, REDIS_PREFIX: uniquePrefix('bench') }, { countQueries: true }),
     startBenchServer('floor', { HEARTBEAT_MS: '15000' }),
     startBenchServer('polling', { DB_PATH: tempDbPath(), USERS: String(n) }),
     startBenchServer('broadcast', { DB_PATH: tempDbPath(), USERS: String(n), TICK_MS: String(BROADCAST_TICK_MS) }),

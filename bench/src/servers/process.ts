@@ -54,11 +54,15 @@ const wrap = async (
   }
 }
 
-/** The real API (apps/api) as a child process, with statement counting preloaded. */
-export const startApi = async (env: Record<string, string>): Promise<Sut> => {
+/**
+ * The real API (apps/api) as a child process. With `countQueries`, a preload counts its SQLite
+ * statements (the wrapper is cheap, but only the idle scenario needs it).
+ */
+export const startApi = async (env: Record<string, string>, options: { countQueries?: boolean } = {}): Promise<Sut> => {
   const port = await freePort()
   const counter = queryCounter()
-  const app = spawnApp('api', { ...env, ...counter.env, PORT: String(port), HOST: '127.0.0.1' })
+  const fullEnv = { ...env, ...(options.countQueries ? counter.env : {}), PORT: String(port), HOST: '127.0.0.1' }
+  const app = PROFILE_DIR ? spawnProfiled('apps/api/src/index.ts', fullEnv) : spawnApp('api', fullEnv)
   return wrap('dormant', app, 'api listening', port, counter.read)
 }
 
@@ -76,7 +80,20 @@ export const startBenchServer = async (name: 'floor' | 'polling' | 'broadcast', 
 }
 
 /** The worker (apps/worker) as a child process. */
-export const startWorker = (env: Record<string, string>) => spawnApp('worker', env)
+export const startWorker = (env: Record<string, string>) =>
+  PROFILE_DIR ? spawnProfiled('apps/worker/src/index.ts', env) : spawnApp('worker', env)
+
+/** With BENCH_CPU_PROF=<dir>, the API and worker run under `node --cpu-prof` (not allowed in NODE_OPTIONS). */
+const PROFILE_DIR = process.env.BENCH_CPU_PROF
+
+const spawnProfiled = (entry: string, env: Record<string, string>) =>
+  asAppProcess(
+    spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, '--import', 'tsx', entry], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  )
 
 const asAppProcess = (child: ReturnType<typeof spawn>): AppProcess => {
   let out = ''
