@@ -1,3 +1,4 @@
+import { completeHibernation, startHibernation } from '@dormant/db'
 import { describe, expect } from 'vitest'
 import { test } from '../testing.js'
 
@@ -74,6 +75,29 @@ describe('GET /api/me/transactions', () => {
     const other = await api.newUser({ permissions: ['hibernation.self'] })
     expect((await api.call('/api/me/transactions', { cookie: other.cookie })).status).toBe(403)
     expect((await api.call('/api/me/transactions')).status).toBe(401)
+  })
+})
+
+describe('transaction history', () => {
+  test('newest first, the same for the user and for an admin', async ({ api }) => {
+    const user = await api.newUser()
+    const completed: string[] = []
+    for (const at of [1_000_000, 2_000_000]) {
+      const started = startHibernation(api.deps.db, user.id, 1000, at)
+      if ('error' in started) throw new Error(started.error)
+      expect(completeHibernation(api.deps.db, started.hibernation.id, at + 1000).outcome).toBe('completed')
+      completed.push(started.hibernation.id)
+    }
+    const mine = await api.call('/api/me/transactions', { cookie: user.cookie })
+    const { transactions } = (await mine.json()) as {
+      transactions: { id: string; type: string; details: { hibernationId: string }; createdAt: string }[]
+    }
+    expect(transactions.map((t) => [t.type, t.details.hibernationId, t.createdAt])).toEqual([
+      ['hibernation.completed', completed[1], new Date(2_001_000).toISOString()],
+      ['hibernation.completed', completed[0], new Date(1_001_000).toISOString()],
+    ])
+    const asAdmin = await api.call(`/api/users/${user.id}/transactions`, { cookie: await api.adminCookie() })
+    expect(await asAdmin.json()).toEqual({ transactions })
   })
 })
 
