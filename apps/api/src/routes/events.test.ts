@@ -125,4 +125,18 @@ describe('GET /api/admin/events', () => {
     const owners = admin.events('user.updated').map((f) => (f.data as UserData).user.id)
     expect(owners).toEqual([a.id, b.id, a.id, b.id])
   })
+
+  test("an admin's stream replays every user's events after Last-Event-ID", async ({ api }) => {
+    const [a, b] = [await api.newUser(), await api.newUser()]
+    const n = api.deps.hub.lastId
+    await setPermissions(api, a.id, ['reports.view'])
+    await setPermissions(api, b.id, ['reports.export'])
+    const admin = api.stream(await api.adminCookie(), { admin: true, lastEventId: n })
+    await admin.untilEvents(2, 'user.updated')
+    expect(admin.events('snapshot')[0]?.id).toBeUndefined()
+    expect(admin.events('user.updated').map((f) => [Number(f.id), (f.data as UserData).user.id])).toEqual([
+      [n + 1, a.id],
+      [n + 2, b.id],
+    ])
+  })
 })
