@@ -39,8 +39,8 @@ export const reconcile = async (deps: ReconcileDeps, pageSize = 1000): Promise<R
 
 /**
  * One character per job key: `0` no such job, `1` live (delayed, waiting, active), `2` finished
- * (completed or failed). One script call per page parses ten times faster than a pipeline of
- * 1,000 HMGETs (measured: 0.1 s against 1 s for 100,000 jobs).
+ * (completed or failed). One script call per page is about four times faster than a pipeline
+ * of 1,000 HMGETs, mostly ioredis's per-command cost (measured over 100,000 jobs: 0.5 s against 2.1 s).
  */
 const JOB_STATES = `
 local out = {}
