@@ -64,13 +64,18 @@ const openStream = (c: Context<AppEnv>, deps: Deps, scope: { userId: string } | 
   }
 
   const label = scope === 'all' ? 'admin' : 'user'
+  // Closures below outlive the request: they capture plain values, not the Hono context
+  // (which would keep the request, its child logger and the session alive per stream).
+  const { log } = deps
+  const { sessionId } = session
+  const { requestId } = c.var
   const conn = new SseConnection(res, scope, session.sessionId, {
     cursor,
     lifetimeMs: deps.config.SSE_MAX_LIFETIME_MS,
     bufferLimit: deps.config.SSE_BUFFER_LIMIT_BYTES,
     onOverflow: () => {
       deps.metrics.sseOverflows.inc()
-      c.var.log.info({ sessionId: session.sessionId }, 'stream closed: client not reading')
+      log.info({ sessionId, requestId }, 'stream closed: client not reading')
     },
   })
   hub.add(conn)
