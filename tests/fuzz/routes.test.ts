@@ -55,7 +55,9 @@ const hostileJson = fc.oneof(
       name: fc.oneof(hostileString, fc.jsonValue()),
       role: fc.oneof(fc.constantFrom('user', 'admin', 'root', ''), fc.jsonValue()),
       permissions: fc.oneof(
-        fc.array(fc.oneof(fc.constantFrom('reports.view', 'hibernation.self', 'root'), hostileString), { maxLength: 200 }),
+        fc.array(fc.oneof(fc.constantFrom('reports.view', 'hibernation.self', 'root'), hostileString), {
+          maxLength: 200,
+        }),
         fc.jsonValue(),
       ),
       durationMs: fc.oneof(hostileNumber, hostileString, fc.jsonValue()),
