@@ -53,6 +53,22 @@ describe('toErrorResponse', () => {
     expect(teapot.body.error.message.length).toBeGreaterThan(0)
   })
 
+  test('a database that cannot serve (busy past the timeout, closed, disk trouble) is a 503, even wrapped', async () => {
+    const busy = Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' })
+    for (const err of [
+      busy,
+      new Error('Failed query: select 1', { cause: busy }),
+      new TypeError('The database connection is not open'),
+    ]) {
+      expect(await respond(err)).toEqual({
+        status: 503,
+        body: { error: { code: 'unavailable', message: 'the database is unavailable; try again shortly' } },
+      })
+    }
+    const bug = Object.assign(new Error('UNIQUE constraint failed'), { code: 'SQLITE_CONSTRAINT_UNIQUE' })
+    expect((await respond(bug)).status).toBe(500)
+  })
+
   test('anything else is a 500 whose message is not leaked', async () => {
     expect(await respond(new Error('SQLITE_CORRUPT: secret path /var/lib/x'))).toEqual({
       status: 500,

@@ -62,6 +62,25 @@ export const toErrorResponse = (log: Logger) => (err: Error, c: Context) => {
     const code = /json/i.test(err.message) && status === 400 ? 'invalid_json' : (CODE_OF_STATUS[status] ?? 'internal')
     return c.json(errorBody(code, err.message || code.replaceAll('_', ' ')), status)
   }
+  if (databaseUnavailable(err)) {
+    log.error({ err, requestId: c.get('requestId') }, 'database unavailable')
+    return c.json(errorBody('unavailable', 'the database is unavailable; try again shortly'), 503)
+  }
   log.error({ err, requestId: c.get('requestId') }, 'unhandled error')
   return c.json(errorBody('internal', 'internal server error'), 500)
+}
+
+const UNAVAILABLE_SQLITE = /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY|NOTADB|CORRUPT)/
+
+/**
+ * Errors that mean "the database cannot serve now" (locked past busy_timeout, disk gone or
+ * full, connection closed) rather than a bug: the contract's 503. Drizzle may wrap them.
+ */
+const databaseUnavailable = (err: unknown): boolean => {
+  for (let e = err, depth = 0; e instanceof Error && depth < 3; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && UNAVAILABLE_SQLITE.test(code)) return true
+    if (e.message === 'The database connection is not open') return true
+  }
+  return false
 }

@@ -25,6 +25,32 @@ describe('GET /healthz', () => {
   })
 })
 
+describe('GET /healthz without the database', () => {
+  test('503 naming the DB when it cannot be queried', async ({ api }) => {
+    api.deps.db.$client.close()
+    const res = await api.call('/healthz')
+    expect(res.status).toBe(503)
+    expect(await res.json()).toEqual({ ok: false, redis: 'up', db: 'down' })
+  })
+
+  test('other routes answer 503 unavailable, not 500, while the DB cannot be reached', async ({ api }) => {
+    const user = await api.newUser()
+    api.deps.db.$client.close()
+    for (const [path, method] of [
+      ['/api/me', 'GET'],
+      ['/api/auth/login', 'POST'],
+    ] as const) {
+      const res = await api.call(path, {
+        method,
+        cookie: user.cookie,
+        ...(method === 'POST' ? { json: { email: user.email, password: 'user-password' } } : {}),
+      })
+      expect(res.status, path).toBe(503)
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unavailable')
+    }
+  })
+})
+
 describe('GET /metrics', () => {
   test('Prometheus text to this host, counting open streams, delivered events and requests', async ({ api }) => {
     const user = await api.newUser()
