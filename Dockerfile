@@ -8,4 +8,4 @@ COPY . .
 RUN npm ci --no-audit --no-fund && npm run build -w @dormant/web
 ENV HOST=0.0.0.0 DB_PATH=/data/dormant.db
 EXPOSE 3000
-CMD ["node_modules/.bin/tsx", "apps/api/src/index.ts"]
+CMD ["node", "--import", "tsx", "apps/api/src/index.ts"]

@@ -13,7 +13,9 @@ if (run('ensure-install.mjs').status !== 0) process.exit(1)
 const { buildWeb } = await import('./build-web.mjs')
 buildWeb()
 
-const tsx = `${root}node_modules/.bin/tsx`
+// tsx as a loader inside the app's own process: its CLI would be a parent process that
+// turns a slow SIGTERM into SIGKILL, cutting graceful shutdown short.
+const node = (entry) => [process.execPath, ['--import', 'tsx', `${root}${entry}`]]
 const redisUrl = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379')
 const redisPort = Number(redisUrl.port || 6379)
 const children = new Set()
@@ -63,7 +65,7 @@ if (!(await answers())) {
   }
 }
 
-const migrate = spawnSync(tsx, [`${root}packages/db/src/migrate-cli.ts`], { stdio: 'inherit' })
+const migrate = spawnSync(...node('packages/db/src/migrate-cli.ts'), { cwd: root, stdio: 'inherit' })
 if (migrate.status !== 0) process.exit(migrate.status ?? 1)
 
 let stopping = false
@@ -80,7 +82,7 @@ const stopAll = (code) => {
 }
 
 for (const app of ['api', 'worker']) {
-  const child = spawn(tsx, [`${root}apps/${app}/src/index.ts`], { stdio: 'inherit' })
+  const child = spawn(...node(`apps/${app}/src/index.ts`), { cwd: root, stdio: 'inherit' })
   children.add(child)
   child.on('exit', (code, signal) => {
     children.delete(child)
