@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os'
 import { startRedisServer, waitFor } from '@dormant/testing'
 import { describe, expect } from 'vitest'
 import { startTestApi, test } from '../testing.js'
@@ -80,5 +81,21 @@ describe('GET /metrics', () => {
         what: 'the gauge to drop when the stream closes',
       },
     )
+  })
+
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && !i.internal && i.family === 'IPv4')?.address
+
+  test.skipIf(!external)('403 to a client that is not on this host', async () => {
+    const api = await startTestApi({ HOST: '0.0.0.0' })
+    try {
+      const res = await fetch(`http://${external}:${api.port}/metrics`)
+      expect(res.status).toBe(403)
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('forbidden')
+      expect((await fetch(`http://127.0.0.1:${api.port}/metrics`)).status).toBe(200)
+    } finally {
+      await api.stop()
+    }
   })
 })

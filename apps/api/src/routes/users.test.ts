@@ -190,6 +190,9 @@ describe('GET /api/users/:id', () => {
     const missing = await api.call('/api/users/usr_doesnotexist', { cookie })
     expect(missing.status).toBe(404)
     expect(await missing.json()).toEqual({ error: { code: 'not_found', message: 'no such user' } })
+    const tooLong = await api.call(`/api/users/${'x'.repeat(65)}`, { cookie })
+    expect(tooLong.status).toBe(400)
+    expect(((await tooLong.json()) as { error: { code: string } }).error.code).toBe('validation_failed')
   })
 })
 
