@@ -8,7 +8,8 @@ import { Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const run = (script, args = []) => spawnSync(process.execPath, [`${root}scripts/${script}`, ...args], { stdio: 'inherit' })
+const run = (script, args = []) =>
+  spawnSync(process.execPath, [`${root}scripts/${script}`, ...args], { stdio: 'inherit' })
 if (run('ensure-install.mjs').status !== 0) process.exit(1)
 const { buildWeb } = await import('./build-web.mjs')
 buildWeb()
