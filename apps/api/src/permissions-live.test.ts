@@ -50,7 +50,7 @@ describe('G5: permission changes apply to the very next request', () => {
       await put(api, user.id, [])
       expect((await other.call('/api/me/transactions', { cookie: user.cookie })).status).toBe(403)
       await stream.untilEvents(3, 'user.updated')
-      expect((stream.events('user.updated')[2]?.data as UserData).user.permissions).toEqual([])
+      expect((stream.events('user.updated')[2]!.data as UserData).user.permissions).toEqual([])
     } finally {
       await other.stop()
     }
@@ -62,7 +62,7 @@ describe('G5: permission changes apply to the very next request', () => {
     await stream.untilEvents(1, 'snapshot')
     await put(api, user.id, ['reports.view', 'billing.manage'])
     await stream.untilEvents(1, 'user.updated')
-    expect((stream.events('user.updated')[0]?.data as UserData).user.permissions).toEqual([
+    expect((stream.events('user.updated')[0]!.data as UserData).user.permissions).toEqual([
       'billing.manage',
       'reports.view',
     ])

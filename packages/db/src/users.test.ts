@@ -52,7 +52,7 @@ describe('setPermissions', () => {
     expect(change?.user.permissions).toEqual(['billing.manage', 'reports.view'])
     expect(change?.user.version).toBe(user.version + 1)
     expect(getUser(db, user.id)).toEqual(change?.user)
-    expect((change?.events[0] as DormantEvent<'user.updated'>).data.user).toEqual(change?.user)
+    expect((change!.events[0] as DormantEvent<'user.updated'>).data.user).toEqual(change?.user)
   })
 
   test('null for an unknown user, nothing written', () => {
