@@ -23,9 +23,17 @@ export const subscribeHub = async (subscriber: Redis, prefix: string, hub: Strea
   })
   let connectedBefore = false
   subscriber.on('ready', () => {
-    if (connectedBefore) log.info('event subscription restored; catching up from the table')
-    connectedBefore = true
-    hub.catchUp()
+    if (!connectedBefore) {
+      connectedBefore = true
+      return
+    }
+    log.info('event subscription restored; catching up from the table')
+    // Read the table only once Redis has the subscription again (SUBSCRIBE is idempotent):
+    // reading at 'ready' would miss what is published before the resubscribe lands.
+    subscriber.subscribe(channel).then(
+      () => hub.catchUp(),
+      (err) => log.warn({ err }, 'resubscribe failed'),
+    )
   })
   await subscriber.subscribe(channel)
   hub.catchUp()
