@@ -1,4 +1,3 @@
-import { swaggerUI } from '@hono/swagger-ui'
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import { secureHeaders } from 'hono/secure-headers'
 import { SESSION_COOKIE } from './auth/session.js'
@@ -9,6 +8,7 @@ import { closeOnUnreadBody, jsonBodiesOnly, limitBody, requestContext, sameOrigi
 import { router } from './router.js'
 import { authRoutes } from './routes/auth.js'
 import { mountBullBoard } from './routes/bull-board.js'
+import { docsRoutes } from './routes/docs.js'
 import { eventsRoutes } from './routes/events.js'
 import { meRoutes } from './routes/me.js'
 import { permissionsRoutes } from './routes/permissions.js'
@@ -45,7 +45,7 @@ export const createApp = (deps: Deps, extra: { mount?: (app: OpenAPIHono<AppEnv>
       description: 'Per-user state pushed over Server-Sent Events. Streams: GET /api/events, GET /api/admin/events.',
     },
   })
-  app.get('/api/docs', swaggerUI({ url: '/api/openapi.json' }))
+  app.route('/', docsRoutes())
   mountBullBoard(app, deps)
   extra.mount?.(app)
 

@@ -176,5 +176,10 @@ describe('OpenAPI', () => {
     const html = await res.text()
     expect(html).toMatch(/swagger/i)
     expect(html).toContain('/api/openapi.json')
+    const script = html.match(/src="([^"]+swagger-ui-bundle\.js)"/)?.[1]
+    expect(script, 'the page loads Swagger UI from this server, not a CDN').toMatch(/^\/api\/docs\//)
+    const asset = await api.call(script ?? '')
+    expect(asset.status).toBe(200)
+    expect(asset.headers.get('content-type')).toMatch(/javascript/)
   })
 })
