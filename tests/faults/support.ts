@@ -1,5 +1,14 @@
 import { createUser, openDb, startHibernation } from '@dormant/db'
-import { type AppProcess, freePort, SseRecorder, spawnApp, tempDbPath, uniquePrefix } from '@dormant/testing'
+import {
+  type ApiClient,
+  type AppProcess,
+  apiClient,
+  freePort,
+  type SseRecorder,
+  spawnApp,
+  tempDbPath,
+  uniquePrefix,
+} from '@dormant/testing'
 
 export const ADMIN = { email: 'admin@example.com', password: 'admin-password-42' }
 export const USER_PASSWORD = 'user-password-42'
@@ -15,48 +24,10 @@ export const systemEnv = (redisUrl: string, extra: Record<string, string> = {}) 
   ...extra,
 })
 
-export type Client = ReturnType<typeof client>
+export type Client = ApiClient
 
-/** A small HTTP client for one API base URL, with the same helpers the in-process fixture has. */
-export const client = (url: string) => {
-  let counter = 0
-  let admin: string | undefined
-  const call = (path: string, init: RequestInit & { cookie?: string; json?: unknown } = {}) => {
-    const { cookie, json, ...rest } = init
-    const headers = new Headers(rest.headers)
-    if (cookie) headers.set('cookie', cookie)
-    if (json !== undefined) headers.set('content-type', 'application/json')
-    return fetch(`${url}${path}`, { ...rest, headers, body: json === undefined ? rest.body : JSON.stringify(json) })
-  }
-  const login = async (email: string, password: string) => {
-    const res = await call('/api/auth/login', { method: 'POST', json: { email, password } })
-    if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`)
-    const cookie = res.headers.getSetCookie()[0]?.split(';')[0]
-    if (!cookie) throw new Error('login set no cookie')
-    return cookie
-  }
-  const adminCookie = async () => {
-    admin ??= await login(ADMIN.email, ADMIN.password)
-    return admin
-  }
-  const newUser = async (fields: { permissions?: string[] } = {}) => {
-    const email = `u${++counter}-${uniquePrefix('u')}@example.com`
-    const res = await call('/api/users', {
-      method: 'POST',
-      cookie: await adminCookie(),
-      json: { email, password: USER_PASSWORD, ...fields },
-    })
-    if (res.status !== 201) throw new Error(`create user failed: ${res.status} ${await res.text()}`)
-    const { user } = (await res.json()) as { user: { id: string } }
-    return { id: user.id, email, cookie: await login(email, USER_PASSWORD) }
-  }
-  const stream = (cookie: string | undefined, options: { admin?: boolean; lastEventId?: number | string } = {}) =>
-    new SseRecorder(`${url}${options.admin ? '/api/admin/events' : '/api/events'}`, {
-      ...(cookie ? { cookie } : {}),
-      ...(options.lastEventId === undefined ? {} : { lastEventId: options.lastEventId }),
-    })
-  return { url, call, login, adminCookie, newUser, stream }
-}
+/** A client for one API base URL, signed in with this suite's admin and user passwords. */
+export const client = (url: string): Client => apiClient(url, { admin: ADMIN, userPassword: USER_PASSWORD })
 
 export type ApiProcess = AppProcess & Client & { port: number }
 

@@ -1,5 +1,7 @@
 import './provided.js'
 
+export * from './api-client.js'
+
 export * from './ports.js'
 export * from './process.js'
 export * from './redis-server.js'
