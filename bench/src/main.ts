@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { startRedisServer } from '@dormant/testing'
-import type { Ctx } from './context.js'
+import { type Ctx, REDIS_HZ, setRedisHz } from './context.js'
 import { machine } from './machine.js'
 import { openFileLimit } from './proc.js'
 import { failSteps, note } from './progress.js'
@@ -43,6 +43,7 @@ note(
 
 const startedAt = new Date()
 const redis = await startRedisServer()
+await setRedisHz(redis.url, REDIS_HZ)
 const ctx: Ctx = { quick, redisUrl: redis.url }
 const scenarios: [string, () => Promise<ScenarioResult>][] = [
   ['idle', () => runIdle(ctx, sizes.idle)],

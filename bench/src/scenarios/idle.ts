@@ -15,11 +15,14 @@ const BROADCAST_TICK_MS = 10_000
 type Counts = { cpu: number; queries: number; bytes: number }
 type System = { sut: Sut; bytes: () => number }
 
-const read = async (s: System): Promise<Counts> => ({
-  cpu: cpuSeconds(s.sut.pid),
-  queries: await s.sut.queries(),
-  bytes: s.bytes(),
-})
+/** CPU and bytes of every system at one instant, then the query counts (which need a signal round trip). */
+const readAll = async (systems: Record<string, System>): Promise<Record<string, Counts>> => {
+  const now = Object.fromEntries(
+    Object.entries(systems).map(([k, v]) => [k, { cpu: cpuSeconds(v.sut.pid), bytes: v.bytes() }]),
+  )
+  const queries = await Promise.all(Object.entries(systems).map(async ([k, v]) => [k, await v.sut.queries()] as const))
+  return Object.fromEntries(queries.map(([k, q]) => [k, { ...(now[k] as { cpu: number; bytes: number }), queries: q }]))
+}
 
 /**
  * Scenario 1: the same number of signed-in users, nothing changing, on four servers at
@@ -73,25 +76,21 @@ export const runIdle = async (ctx: Ctx, size: { users: number; seconds: number }
       polling: { sut: polling, bytes: pollingBytes },
       broadcast: { sut: broadcast, bytes: broadcastBytes },
     }
-    const before = Object.fromEntries(
-      await Promise.all(Object.entries(systems).map(async ([k, v]) => [k, await read(v)])),
-    )
+    const before = await readAll(systems)
     const started = performance.now()
     for (let left = size.seconds; left > 0; left--) {
       s.update(`measuring, ${left} s left`)
       await sleep(1000)
     }
-    const after = Object.fromEntries(
-      await Promise.all(Object.entries(systems).map(async ([k, v]) => [k, await read(v)])),
-    )
+    const after = await readAll(systems)
     const minutes = (performance.now() - started) / 60_000
     const perMin = Object.fromEntries(
       Object.keys(systems).map((k) => [
         k,
         {
-          cpuSecondsPerMin: (after[k].cpu - before[k].cpu) / minutes,
-          queriesPerMin: (after[k].queries - before[k].queries) / minutes,
-          bytesPerMin: (after[k].bytes - before[k].bytes) / minutes,
+          cpuSecondsPerMin: ((after[k]?.cpu ?? 0) - (before[k]?.cpu ?? 0)) / minutes,
+          queriesPerMin: ((after[k]?.queries ?? 0) - (before[k]?.queries ?? 0)) / minutes,
+          bytesPerMin: ((after[k]?.bytes ?? 0) - (before[k]?.bytes ?? 0)) / minutes,
         },
       ]),
     ) as Record<string, { cpuSecondsPerMin: number; queriesPerMin: number; bytesPerMin: number }>

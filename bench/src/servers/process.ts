@@ -25,9 +25,10 @@ const queryCounter = () => {
     env: { NODE_OPTIONS: `--import ${COUNT_QUERIES}`, BENCH_QUERY_COUNT_FILE: file },
     read: async (pid: number) => {
       const path = `${file}.${pid}`
+      // A busy server (the broadcast loop) answers late; the count is read after CPU and bytes.
       rmSync(path, { force: true })
       process.kill(pid, 'SIGUSR2')
-      await waitFor(() => existsSync(path) && readFileSync(path, 'utf8'), { what: 'query count', timeoutMs: 5000 })
+      await waitFor(() => existsSync(path) && readFileSync(path, 'utf8'), { what: 'query count', timeoutMs: 60_000 })
       return Number(readFileSync(path, 'utf8'))
     },
   }
