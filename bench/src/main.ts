@@ -81,10 +81,20 @@ try {
 
 note(`\n${table(results)}\n`)
 if (quick) note('Quick run: a smoke test at small sizes; targets are not judged.')
+const finishedAt = new Date()
 const file = writeJson(
-  { startedAt, finishedAt: new Date(), size: sizeName, machine: facts, results, failures },
+  {
+    startedAt,
+    finishedAt,
+    size: sizeName,
+    machine: { ...facts, loadAverageAtEnd: machine().loadAverage },
+    redisHz: REDIS_HZ,
+    results,
+    failures,
+  },
   startedAt,
 )
+note(`Took ${((finishedAt.getTime() - startedAt.getTime()) / 1000).toFixed(0)} s.`)
 note(`Wrote ${file} and bench/results/latest.json`)
 if (!only) {
   const svg = fileURLToPath(new URL('../../docs/bench.svg', import.meta.url))

@@ -99,7 +99,7 @@ export const runTimers = async (ctx: Ctx, size: Size): Promise<ScenarioResult> =
       if (batch.length === 1000 || i === total - 1) await scheduleHibernationJobs(queue, batch.splice(0))
     }
     const queuedEarly = Date.now() < dueAt
-    await waitAll(s, 'burst', receivedAt, size.sparse, total, performance.now() + (dueAt - Date.now()) + 20_000)
+    await waitAll(s, 'burst', receivedAt, size.sparse, total, performance.now() + (dueAt - Date.now()) + 60_000)
     const burst = lateness(endsAt, receivedAt, size.sparse, total)
     await queue.close()
 
