@@ -93,10 +93,11 @@ const file = writeJson(
     failures,
   },
   startedAt,
+  quick,
 )
 note(`Took ${((finishedAt.getTime() - startedAt.getTime()) / 1000).toFixed(0)} s.`)
-note(`Wrote ${file} and bench/results/latest.json`)
-if (!only) {
+note(`Wrote ${file.join(' and ')}`)
+if (!only && !quick) {
   const svg = fileURLToPath(new URL('../../docs/bench.svg', import.meta.url))
   writeFileSync(svg, svgChart(results, facts, sizeName))
   note('Wrote docs/bench.svg')

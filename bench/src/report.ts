@@ -63,11 +63,13 @@ export const markdown = (results: ScenarioResult[]) =>
     })
     .join('\n\n')
 
-export const writeJson = (payload: unknown, startedAt: Date) => {
+/** Quick runs get their own `-quick` files, so a smoke test never overwrites a full run's results. */
+export const writeJson = (payload: unknown, startedAt: Date, quick: boolean) => {
   mkdirSync(RESULTS_DIR, { recursive: true })
-  const name = `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`
+  const suffix = quick ? '-quick' : ''
+  const name = `${startedAt.toISOString().replace(/[:.]/g, '-')}${suffix}.json`
   const text = `${JSON.stringify(payload, null, 2)}\n`
   writeFileSync(`${RESULTS_DIR}${name}`, text)
-  writeFileSync(`${RESULTS_DIR}latest.json`, text)
-  return `bench/results/${name}`
+  writeFileSync(`${RESULTS_DIR}latest${suffix}.json`, text)
+  return [`bench/results/${name}`, `bench/results/latest${suffix}.json`]
 }
