@@ -1,12 +1,13 @@
 import type { DormantEvent, TransactionJson } from '@dormant/core'
-import type { Tx } from './client.js'
-import { appendEvent } from './events.js'
+import type { Db, Tx } from './client.js'
 import { newId } from './ids.js'
-import { transactions } from './schema.js'
-import { touchUser } from './users.js'
+import { insertEvent, readUser, statements } from './statements.js'
 
 export type ActivationContext = {
+  /** For effects of your own: drizzle, inside the completion's transaction. */
   tx: Tx
+  /** The same connection, for the prepared statements of `statements.ts`. */
+  db: Db
   userId: string
   hibernationId: string
   now: number
@@ -21,7 +22,10 @@ export type ActivationContext = {
  */
 export const ACTIVATION_EFFECTS: ReadonlyArray<(ctx: ActivationContext) => void> = [
   function activateUser(ctx) {
-    ctx.events.push(touchUser(ctx.tx, ctx.userId, ctx.now, { status: 'active', goal: 1 }))
+    statements(ctx.db).activateUser.run(ctx.now, ctx.userId)
+    const user = readUser(ctx.db, ctx.userId)
+    if (!user) throw new Error(`user ${ctx.userId} vanished inside its own transaction`)
+    ctx.events.push(insertEvent(ctx.db, ctx.userId, 'user.updated', { user }, ctx.now))
   },
   function recordTransaction(ctx) {
     const transaction: TransactionJson = {
@@ -30,21 +34,18 @@ export const ACTIVATION_EFFECTS: ReadonlyArray<(ctx: ActivationContext) => void>
       details: { hibernationId: ctx.hibernationId },
       createdAt: new Date(ctx.now).toISOString(),
     }
-    ctx.tx
-      .insert(transactions)
-      .values({
-        id: transaction.id,
-        userId: ctx.userId,
-        type: transaction.type,
-        details: transaction.details,
-        hibernationId: ctx.hibernationId,
-        createdAt: ctx.now,
-      })
-      .run()
-    ctx.events.push(appendEvent(ctx.tx, ctx.userId, 'transaction.created', { transaction }, ctx.now))
+    statements(ctx.db).insertTransaction.run(
+      transaction.id,
+      ctx.userId,
+      transaction.type,
+      JSON.stringify(transaction.details),
+      ctx.hibernationId,
+      ctx.now,
+    )
+    ctx.events.push(insertEvent(ctx.db, ctx.userId, 'transaction.created', { transaction }, ctx.now))
   },
   function announceCompletion(ctx) {
     const data = { hibernationId: ctx.hibernationId, completedAt: new Date(ctx.now).toISOString() }
-    ctx.events.push(appendEvent(ctx.tx, ctx.userId, 'hibernation.completed', data, ctx.now))
+    ctx.events.push(insertEvent(ctx.db, ctx.userId, 'hibernation.completed', data, ctx.now))
   },
 ]

@@ -1,10 +1,11 @@
 import type { DormantEvent, UserJson } from '@dormant/core'
 import { and, asc, eq, gt, inArray } from 'drizzle-orm'
 import { ACTIVATION_EFFECTS, type ActivationContext } from './activation.js'
-import type { Db } from './client.js'
+import type { Db, Tx } from './client.js'
 import { write } from './client.js'
 import { newId } from './ids.js'
 import { hibernations, users } from './schema.js'
+import { statements } from './statements.js'
 import { touchUser } from './users.js'
 
 type Change = { user: UserJson; events: DormantEvent[] }
@@ -59,31 +60,32 @@ export type CompletionOutcome =
   | { outcome: 'not_due'; endsAt: number }
   | { outcome: 'skipped'; status: 'completed' | 'cancelled' | 'missing' }
 
+const completeInTx = (db: Db, tx: Tx, hibernationId: string, now: number): CompletionOutcome => {
+  const sql = statements(db)
+  const current = sql.hibernationState.get(hibernationId)
+  if (!current) return { outcome: 'skipped', status: 'missing' }
+  if (current.status !== 'scheduled') return { outcome: 'skipped', status: current.status }
+  if (current.endsAt > now) return { outcome: 'not_due', endsAt: current.endsAt }
+  const claimed = sql.claimHibernation.get(now, hibernationId)
+  if (!claimed) return { outcome: 'skipped', status: 'completed' }
+  const ctx: ActivationContext = { tx, db, userId: claimed.userId, hibernationId, now, events: [] }
+  for (const effect of ACTIVATION_EFFECTS) effect(ctx)
+  return { outcome: 'completed', userId: claimed.userId, events: ctx.events }
+}
+
 /**
  * Completes a due hibernation exactly once. The conditional update on `status = 'scheduled'`
  * is the guard: a second run, or a cancel that committed first, matches zero rows.
  */
 export const completeHibernation = (db: Db, hibernationId: string, now = Date.now()): CompletionOutcome =>
-  write(db, (tx) => {
-    const current = tx
-      .select({ status: hibernations.status, endsAt: hibernations.endsAt })
-      .from(hibernations)
-      .where(eq(hibernations.id, hibernationId))
-      .get()
-    if (!current) return { outcome: 'skipped', status: 'missing' } as const
-    if (current.status !== 'scheduled') return { outcome: 'skipped', status: current.status } as const
-    if (current.endsAt > now) return { outcome: 'not_due', endsAt: current.endsAt } as const
-    const claimed = tx
-      .update(hibernations)
-      .set({ status: 'completed', finishedAt: now })
-      .where(and(eq(hibernations.id, hibernationId), eq(hibernations.status, 'scheduled')))
-      .returning({ userId: hibernations.userId })
-      .get()
-    if (!claimed) return { outcome: 'skipped', status: 'completed' } as const
-    const ctx: ActivationContext = { tx, userId: claimed.userId, hibernationId, now, events: [] }
-    for (const effect of ACTIVATION_EFFECTS) effect(ctx)
-    return { outcome: 'completed', userId: claimed.userId, events: ctx.events } as const
-  })
+  write(db, (tx) => completeInTx(db, tx, hibernationId, now))
+
+/**
+ * Completes many hibernations in one transaction (a group commit): each is guarded exactly
+ * as in `completeHibernation`, and the outcomes come back in the order of `ids`.
+ */
+export const completeHibernations = (db: Db, ids: readonly string[], now = Date.now()): CompletionOutcome[] =>
+  write(db, (tx) => ids.map((id) => completeInTx(db, tx, id, now)))
 
 /** One page of scheduled hibernations in id order, for the reconciler. */
 export const listScheduledHibernations = (db: Db, afterId: string, limit: number) =>
