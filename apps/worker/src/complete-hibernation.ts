@@ -1,6 +1,7 @@
 import { type EventPublisher, type HibernationJob, hibernationJobSchema, type Logger } from '@dormant/core'
-import { completeHibernation, type Db, latestEventId } from '@dormant/db'
+import { type Db, latestEventId } from '@dormant/db'
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq'
+import { createGroupCommit } from './group-commit.js'
 
 export type ProcessorDeps = { db: Db; publisher: EventPublisher; log: Logger }
 
@@ -22,16 +23,16 @@ export const retryDelay = (attempt: number, random = Math.random()) => {
  * published; retries are moves back to `delayed` (rather than BullMQ's per-job `attempts`
  * and `backoff`, which would triple the bytes every scheduled job holds in Redis).
  */
-export const hibernationProcessor =
-  (deps: ProcessorDeps) =>
-  async (job: Job<HibernationJob>, token?: string): Promise<void> => {
+export const hibernationProcessor = (deps: ProcessorDeps) => {
+  const group = createGroupCommit(deps)
+  return async (job: Job<HibernationJob>, token?: string): Promise<void> => {
     const parsed = hibernationJobSchema.safeParse(job.data)
     if (!parsed.success) throw new UnrecoverableError(`invalid job data: ${parsed.error.message}`)
     const log = deps.log.child({ jobId: job.id })
     try {
-      const result = completeHibernation(deps.db, parsed.data.h)
+      // Committed and published together with the other completions running now.
+      const result = await group.complete(parsed.data.h)
       if (result.outcome === 'completed') {
-        await deps.publisher.events(result.events)
         log.info({ userId: result.userId, events: result.events.length }, 'hibernation completed')
       } else if (result.outcome === 'not_due') {
         // Promoted early (Bull Board's "promote", a skewed clock): wait for the rest, never complete early.
@@ -51,6 +52,7 @@ export const hibernationProcessor =
       await moveToDelayed(job, Date.now() + delay, token)
     }
   }
+}
 
 const moveToDelayed = async (job: Job, timestamp: number, token: string | undefined) => {
   await job.moveToDelayed(timestamp, token)

@@ -6,7 +6,7 @@ describe('worker configuration', () => {
   test('defaults', () => {
     expect(loadWorkerConfig({})).toMatchObject({
       RECONCILE_INTERVAL_MS: 60_000,
-      WORKER_CONCURRENCY: 10,
+      WORKER_CONCURRENCY: 50,
       JOB_LOCK_MS: 30_000,
       REDIS_PREFIX: 'dormant',
     })
