@@ -36,7 +36,7 @@ export const startRedisServer = async (options: { appendonly?: boolean; port?: n
   const start = async () => {
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no']
     args.push('--appendonly', options.appendonly ? 'yes' : 'no', '--appendfsync', 'always')
-    args.push('--maxmemory-policy', 'noeviction', '--loglevel', 'warning')
+    args.push('--maxmemory-policy', 'noeviction', '--hz', '100', '--loglevel', 'warning')
     const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'] })
     child = proc
     await waitFor(async () => proc.exitCode === null && (await portAnswers(port)), { what: `redis-server on ${port}` })
