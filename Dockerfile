@@ -5,7 +5,7 @@ RUN apt-get update \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY . .
-RUN npm ci --no-audit --no-fund && npm run build -w @dormant/web
+RUN npm ci --no-audit --no-fund && npm run build -w @dormant/web && node scripts/build-apps.mjs
 ENV HOST=0.0.0.0 DB_PATH=/data/dormant.db
 EXPOSE 3000
-CMD ["node", "--import", "tsx", "apps/api/src/index.ts"]
+CMD ["node", "apps/api/dist/index.js"]

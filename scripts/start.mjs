@@ -1,5 +1,5 @@
 // `npm start`: the whole system on one machine. Installs dependencies when missing, builds
-// the web app, makes sure a Redis answers at REDIS_URL (starting a local redis-server with
+// the web app and bundles the API and the worker, makes sure a Redis answers at REDIS_URL (starting a local redis-server with
 // AOF under ./data/redis when none does), applies migrations, then runs the API and the
 // worker, stopping both on Ctrl-C or SIGTERM.
 import { spawn, spawnSync } from 'node:child_process'
@@ -12,11 +12,11 @@ const run = (script, args = []) =>
   spawnSync(process.execPath, [`${root}scripts/${script}`, ...args], { stdio: 'inherit' })
 if (run('ensure-install.mjs').status !== 0) process.exit(1)
 const { buildWeb } = await import('./build-web.mjs')
+const { buildApps } = await import('./build-apps.mjs')
 buildWeb()
+await buildApps()
 
-// tsx as a loader inside the app's own process: its CLI would be a parent process that
-// turns a slow SIGTERM into SIGKILL, cutting graceful shutdown short.
-const node = (entry) => [process.execPath, ['--import', 'tsx', `${root}${entry}`]]
+const node = (entry) => [process.execPath, [`${root}${entry}`]]
 const redisUrl = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379')
 const redisPort = Number(redisUrl.port || 6379)
 const children = new Set()
@@ -69,7 +69,11 @@ if (!(await answers())) {
   }
 }
 
-const migrate = spawnSync(...node('packages/db/src/migrate-cli.ts'), { cwd: root, stdio: 'inherit' })
+// One-off, so it runs from the sources (tsx as a loader, in this one process).
+const migrate = spawnSync(process.execPath, ['--import', 'tsx', `${root}packages/db/src/migrate-cli.ts`], {
+  cwd: root,
+  stdio: 'inherit',
+})
 if (migrate.status !== 0) process.exit(migrate.status ?? 1)
 
 let stopping = false
@@ -86,7 +90,7 @@ const stopAll = (code) => {
 }
 
 for (const app of ['api', 'worker']) {
-  const child = spawn(...node(`apps/${app}/src/index.ts`), { cwd: root, stdio: 'inherit' })
+  const child = spawn(...node(`apps/${app}/dist/index.js`), { cwd: root, stdio: 'inherit' })
   children.add(child)
   child.on('exit', (code, signal) => {
     children.delete(child)

@@ -13,6 +13,7 @@ import { runFanout } from './scenarios/fanout.js'
 import { runIdle } from './scenarios/idle.js'
 import { runScheduling } from './scenarios/scheduling.js'
 import { runTimers } from './scenarios/timers.js'
+import { buildServers } from './servers/process.js'
 import { SIZES, type SizeName } from './sizes.js'
 import { svgChart } from './svg.js'
 
@@ -42,6 +43,8 @@ note(
 )
 
 const startedAt = new Date()
+note('bundling the servers under test (production JavaScript, no tsx)')
+await buildServers()
 const redis = await startRedisServer()
 await setRedisHz(redis.url, REDIS_HZ)
 const ctx: Ctx = { quick, redisUrl: redis.url }

@@ -32,15 +32,18 @@ export const client = (url: string): Client => apiClient(url, { admin: ADMIN, us
 export type ApiProcess = AppProcess & Client & { port: number }
 
 /** Spawns `apps/api` as a real process on a free port and waits until it listens. */
-export const spawnApi = async (env: Record<string, string>): Promise<ApiProcess> => {
+export const spawnApi = async (
+  env: Record<string, string>,
+  options: { bundle?: boolean } = {},
+): Promise<ApiProcess> => {
   const port = await freePort()
-  const proc = spawnApp('api', { HOST: '127.0.0.1', PORT: String(port), ...env })
+  const proc = spawnApp('api', { HOST: '127.0.0.1', PORT: String(port), ...env }, options)
   await proc.waitForOutput('api listening', 30_000)
   return Object.assign(proc, client(`http://127.0.0.1:${port}`), { port })
 }
 
-export const spawnWorker = async (env: Record<string, string>) => {
-  const proc = spawnApp('worker', env)
+export const spawnWorker = async (env: Record<string, string>, options: { bundle?: boolean } = {}) => {
+  const proc = spawnApp('worker', env, options)
   await proc.waitForOutput(/worker (started|ready|listening)|"msg":"worker/i, 30_000)
   return proc
 }

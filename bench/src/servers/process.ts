@@ -3,9 +3,23 @@ import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type AppProcess, freePort, REPO_ROOT, spawnApp, tempDir, waitFor } from '@dormant/testing'
+import { buildApps, bundle } from '../../../scripts/build-apps.mjs'
 import { serverPid } from '../proc.js'
 
 const COUNT_QUERIES = new URL('../count-queries.mjs', import.meta.url).href
+const SERVERS = fileURLToPath(new URL('../../dist/servers', import.meta.url))
+
+/**
+ * Every server under test runs as plain JavaScript, the way production runs: the API and
+ * worker bundles, and the bench's own servers bundled the same way. (A tsx loader thread
+ * alone costs an idle process about 0.3 CPU-s per minute, a large share of the idle figures.)
+ */
+export const buildServers = async () => {
+  await buildApps()
+  for (const name of ['floor', 'polling', 'broadcast']) {
+    await bundle(fileURLToPath(new URL(`./${name}.ts`, import.meta.url)), join(SERVERS, `${name}.js`))
+  }
+}
 
 /** A server under test, running as its own process so we can read its CPU and RSS. */
 export type Sut = {
@@ -63,7 +77,9 @@ export const startApi = async (env: Record<string, string>, options: { countQuer
   const port = await freePort()
   const counter = queryCounter()
   const fullEnv = { ...env, ...(options.countQueries ? counter.env : {}), PORT: String(port), HOST: '127.0.0.1' }
-  const app = PROFILE_DIR ? spawnProfiled('apps/api/src/index.ts', fullEnv) : spawnApp('api', fullEnv)
+  const app = PROFILE_DIR
+    ? spawnProfiled('apps/api/dist/index.js', fullEnv)
+    : spawnApp('api', fullEnv, { bundle: true })
   return wrap('dormant', app, 'api listening', port, counter.read)
 }
 
@@ -71,8 +87,7 @@ export const startApi = async (env: Record<string, string>, options: { countQuer
 export const startBenchServer = async (name: 'floor' | 'polling' | 'broadcast', env: Record<string, string>) => {
   const port = await freePort()
   const counter = queryCounter()
-  const file = fileURLToPath(new URL(`./${name}.ts`, import.meta.url))
-  const child = spawn(process.execPath, ['--import', 'tsx', file], {
+  const child = spawn(process.execPath, [join(SERVERS, `${name}.js`)], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...counter.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -82,14 +97,14 @@ export const startBenchServer = async (name: 'floor' | 'polling' | 'broadcast', 
 
 /** The worker (apps/worker) as a child process. */
 export const startWorker = (env: Record<string, string>) =>
-  PROFILE_DIR ? spawnProfiled('apps/worker/src/index.ts', env) : spawnApp('worker', env)
+  PROFILE_DIR ? spawnProfiled('apps/worker/dist/index.js', env) : spawnApp('worker', env, { bundle: true })
 
 /** With BENCH_CPU_PROF=<dir>, the API and worker run under `node --cpu-prof` (not allowed in NODE_OPTIONS). */
 const PROFILE_DIR = process.env.BENCH_CPU_PROF
 
 const spawnProfiled = (entry: string, env: Record<string, string>) =>
   asAppProcess(
-    spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, '--import', 'tsx', entry], {
+    spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, entry], {
       cwd: REPO_ROOT,
       env: { ...process.env, LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
@@ -10,7 +10,8 @@ export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Data
 /** What a write transaction's callback receives; data functions accept either. */
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
 
-const MIGRATIONS = fileURLToPath(new URL('../drizzle', import.meta.url))
+/** Found through the package, so it resolves the same from the sources and from a bundled app. */
+const MIGRATIONS = join(dirname(createRequire(import.meta.url).resolve('@dormant/db/package.json')), 'drizzle')
 
 /**
  * Opens (creating it and its folder if needed) and migrates the SQLite database.

@@ -20,9 +20,17 @@ export type AppProcess = {
  * tsx runs as a loader inside that one process: its CLI would be a parent that outlives a
  * SIGKILL (leaving the app running as an orphan) and that SIGKILLs an app whose event loop
  * does not acknowledge a relayed SIGTERM within 30 ms.
+ *
+ * With `bundle`, runs the production bundle (`apps/<entry>/dist/index.js`, made by
+ * `scripts/build-apps.mjs`) instead of the sources.
  */
-export const spawnApp = (entry: 'api' | 'worker', env: Record<string, string>): AppProcess => {
-  const child = spawn(process.execPath, ['--import', 'tsx', `apps/${entry}/src/index.ts`], {
+export const spawnApp = (
+  entry: 'api' | 'worker',
+  env: Record<string, string>,
+  options: { bundle?: boolean } = {},
+): AppProcess => {
+  const args = options.bundle ? [`apps/${entry}/dist/index.js`] : ['--import', 'tsx', `apps/${entry}/src/index.ts`]
+  const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
