@@ -16,7 +16,7 @@ const SERVERS = fileURLToPath(new URL('../../dist/servers', import.meta.url))
  */
 export const buildServers = async () => {
   await buildApps()
-  for (const name of ['floor', 'polling', 'broadcast']) {
+  for (const name of ['floor', 'polling', 'polling-express', 'broadcast']) {
     await bundle(fileURLToPath(new URL(`./${name}.ts`, import.meta.url)), join(SERVERS, `${name}.js`))
   }
 }
@@ -84,7 +84,10 @@ export const startApi = async (env: Record<string, string>, options: { countQuer
 }
 
 /** One of the bench's own servers (bench/src/servers/<name>.ts). */
-export const startBenchServer = async (name: 'floor' | 'polling' | 'broadcast', env: Record<string, string>) => {
+export const startBenchServer = async (
+  name: 'floor' | 'polling' | 'polling-express' | 'broadcast',
+  env: Record<string, string>,
+) => {
   const port = await freePort()
   const counter = queryCounter()
   const child = spawn(process.execPath, [join(SERVERS, `${name}.js`)], {
