@@ -13,7 +13,7 @@ describe('group commit', () => {
     expect(outcomes.map((o) => o.outcome)).toEqual(due.map(() => 'completed'))
     await bus.until((messages) => messages.length >= 1)
     expect(bus.messages).toHaveLength(1)
-    const published = (bus.messages[0]?.message as { events: DormantEvent[] }).events
+    const published = (bus.messages[0]!.message as { events: DormantEvent[] }).events
     expect(published.map((e) => e.id)).toEqual(
       readEvents(env.db, 0)
         .filter((e) => published.some((p) => p.id === e.id))

@@ -27,7 +27,7 @@ export const createGroupCommit = (deps: { db: Db; publisher: EventPublisher }, m
     if (waiting.length) setImmediate(flush)
     try {
       const outcomes = await run(batch)
-      batch.forEach((w, i) => w.resolve(outcomes[i] as CompletionOutcome))
+      for (const [i, w] of batch.entries()) w.resolve(outcomes[i] as CompletionOutcome)
     } catch (err) {
       if (batch.length === 1) return batch[0]?.reject(err)
       for (const w of batch) run([w]).then(([outcome]) => w.resolve(outcome as CompletionOutcome), w.reject)
