@@ -11,7 +11,7 @@ import {
   uniquePrefix,
   waitFor,
 } from '@dormant/testing'
-import type { Request } from 'playwright-core'
+import type { Request, Response } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import {
   type Browser,
@@ -40,13 +40,24 @@ const loginCookie = async (base: string, email: string, password: string) => {
 /** Stream requests the browser makes, with the position each one resumes from. */
 const recordStreams = (browser: Browser) => {
   const requests: Request[] = []
+  const failures: number[] = []
+  const isStream = (url: string) => new URL(url).pathname === '/api/events'
   const onRequest = (r: Request) => {
-    if (new URL(r.url()).pathname === '/api/events') requests.push(r)
+    if (isStream(r.url())) requests.push(r)
+  }
+  const onResponse = (r: Response) => {
+    if (isStream(r.url()) && r.status() >= 500) failures.push(r.status())
   }
   browser.context.on('request', onRequest)
+  browser.context.on('response', onResponse)
   return {
     requests,
-    stop: () => browser.context.off('request', onRequest),
+    /** 5xx answers to stream requests (a proxy in front of a stopped API). */
+    failures,
+    stop: () => {
+      browser.context.off('request', onRequest)
+      browser.context.off('response', onResponse)
+    },
     resumedFrom: async (r: Request) =>
       (await r.allHeaders())['last-event-id'] ?? new URL(r.url()).searchParams.get('lastEventId'),
   }
@@ -163,6 +174,9 @@ describe('the page across API restarts', () => {
       expect(await api.signal('SIGTERM')).toBe(0)
       await waitForText(page.getByTestId('connection'), 'reconnecting')
       whileDown((db) => setPermissions(db, adminId, ['billing.manage']))
+      // Keep the API down until the browser's own retry has met the proxy's 5xx (after which
+      // EventSource gives up for good); starting it sooner would let that retry succeed.
+      await waitFor(() => streams.failures.length > 0, { timeoutMs: 20_000, what: 'a 5xx from the proxy' })
       await startApi()
       await waitForText(page.getByTestId('connection'), 'live', 40_000)
       await waitForPermission(page, 'billing.manage')
