@@ -67,3 +67,29 @@ export const announceListening = (name: string, address: unknown) =>
   process.stdout.write(
     `${name} listening ${typeof address === 'object' && address ? (address as { port: number }).port : ''}\n`,
   )
+
+/**
+ * The polling endpoint's work, as the original app did it on every request: load the user,
+ * activate them if their timer has passed, set goal to 1 when active, save. Returns the
+ * user's JSON, or undefined when there is no such user.
+ */
+export const checkStatus = (db: ReturnType<typeof openBaselineDb>) => {
+  const load = db.prepare('select * from users where id = ?')
+  const save = db.prepare(
+    'update users set status = @status, goal = @goal, hibernation_ends_at = @hibernation_ends_at, version = @version, updated_at = @updated_at where id = @id',
+  )
+  return (id: string | undefined): string | undefined => {
+    const user = id ? (load.get(id) as BaselineUser | undefined) : undefined
+    if (!user) return undefined
+    const now = Date.now()
+    if (user.status === 'hibernating' && user.hibernation_ends_at !== null && user.hibernation_ends_at <= now) {
+      user.status = 'active'
+      user.hibernation_ends_at = null
+    }
+    if (user.status === 'active') user.goal = 1
+    user.version += 1
+    user.updated_at = now
+    save.run(user)
+    return toJson(user)
+  }
+}

@@ -50,6 +50,16 @@ export const apiClient = (url: string, options: { admin: Credentials; userPasswo
     return { id: user.id, email, cookie: await login(email, options.userPassword) }
   }
 
+  /** Replaces a user's permissions as admin; throws unless the API answers 200. */
+  const grant = async (userId: string, permissions: string[]) => {
+    const res = await call(`/api/users/${userId}/permissions`, {
+      method: 'PUT',
+      cookie: await adminCookie(),
+      json: { permissions },
+    })
+    if (res.status !== 200) throw new Error(`grant failed: ${res.status} ${await res.text()}`)
+  }
+
   /** Opens `/api/events` (or `/api/admin/events` with `admin`); `closeStreams()` ends them all. */
   const stream = (
     cookie: string | undefined,
@@ -69,5 +79,5 @@ export const apiClient = (url: string, options: { admin: Credentials; userPasswo
     recorders.clear()
   }
 
-  return { url, call, login, adminCookie, newUser, stream, closeStreams }
+  return { url, call, login, adminCookie, newUser, grant, stream, closeStreams }
 }

@@ -7,15 +7,6 @@ import { startTestApi, type TestApi, test } from '../testing.js'
 const sibling = (api: TestApi, env: Record<string, string> = {}) =>
   startTestApi({ DB_PATH: api.deps.config.DB_PATH, REDIS_PREFIX: api.deps.config.REDIS_PREFIX, ...env })
 
-const grant = async (api: TestApi, id: string, permissions: string[]) => {
-  const res = await api.call(`/api/users/${id}/permissions`, {
-    method: 'PUT',
-    cookie: await api.adminCookie(),
-    json: { permissions },
-  })
-  expect(res.status).toBe(200)
-}
-
 describe('two API processes', () => {
   test('a change made through one reaches a stream held by the other, once', async ({ api }) => {
     const other = await sibling(api)
@@ -23,9 +14,9 @@ describe('two API processes', () => {
       const user = await api.newUser()
       const stream = other.stream(user.cookie)
       await stream.untilEvents(1, 'snapshot')
-      await grant(api, user.id, ['reports.view'])
-      await grant(other, user.id, ['reports.export'])
-      await grant(api, user.id, ['billing.manage'])
+      await api.grant(user.id, ['reports.view'])
+      await other.grant(user.id, ['reports.export'])
+      await api.grant(user.id, ['billing.manage'])
       await stream.untilEvents(3, 'user.updated')
       const expected = readEvents(api.deps.db, Number(stream.events('snapshot')[0]?.id), { userId: user.id })
       expect(stream.events('user.updated').map((f) => Number(f.id))).toEqual(expected.map((e) => e.id))
@@ -43,7 +34,7 @@ describe('two API processes', () => {
       await Promise.all([doomed.untilEvents(1, 'snapshot'), kept.untilEvents(1, 'snapshot')])
       expect((await api.call('/api/auth/logout', { method: 'POST', cookie: user.cookie })).status).toBe(204)
       await doomed.closedByServer()
-      await grant(api, user.id, ['reports.view'])
+      await api.grant(user.id, ['reports.view'])
       await kept.untilEvents(1, 'user.updated')
       expect(kept.ended).toBe(false)
     } finally {
@@ -65,7 +56,7 @@ describe('Redis outage', () => {
 
       await redis.kill()
       // The API keeps working without Redis: the commit is the promise.
-      await grant(api, user.id, ['reports.view'])
+      await api.grant(user.id, ['reports.view'])
       // A commit whose publish never happens at all (a process that died right after it).
       expect(setPermissions(worker, user.id, ['billing.manage'])).not.toBeNull()
       await redis.start()

@@ -4,15 +4,6 @@ import { waitFor } from '@dormant/testing'
 import { describe, expect } from 'vitest'
 import { startTestApi, type TestApi, test } from '../testing.js'
 
-const grant = async (api: TestApi, id: string, permissions: string[]) => {
-  const res = await api.call(`/api/users/${id}/permissions`, {
-    method: 'PUT',
-    cookie: await api.adminCookie(),
-    json: { permissions },
-  })
-  expect(res.status).toBe(200)
-}
-
 const setName = (api: TestApi, id: string, name: string) =>
   api.deps.db.$client.prepare('update users set name = ? where id = ?').run(name, id)
 
@@ -43,14 +34,14 @@ describe('maximum lifetime', () => {
       const first = api.stream(user.cookie)
       await first.untilEvents(1, 'snapshot')
       const opened = Date.now()
-      await grant(api, user.id, ['reports.view'])
+      await api.grant(user.id, ['reports.view'])
       await first.untilEvents(1, 'user.updated')
       await first.closedByServer(3000)
       // Lifetime 1000 ms with ±20 % jitter, checked at each heartbeat.
       expect(Date.now() - opened).toBeGreaterThanOrEqual(700)
 
-      await grant(api, user.id, ['reports.export'])
-      await grant(api, user.id, ['billing.manage'])
+      await api.grant(user.id, ['reports.export'])
+      await api.grant(user.id, ['billing.manage'])
       const lastSeen = first.events('user.updated').at(-1)?.id as string
       const second = api.stream(user.cookie, { lastEventId: lastSeen })
       await second.untilEvents(2, 'user.updated')
@@ -102,7 +93,7 @@ describe('slow clients', () => {
       await waitFor(() => api.deps.hub.size === 1, { what: 'the stalled stream to be closed' })
       expect((await api.deps.metrics.sseOverflows.get()).values[0]?.value).toBe(1)
 
-      await grant(api, healthy.id, ['reports.view'])
+      await api.grant(healthy.id, ['reports.view'])
       await reader.untilEvents(1, 'user.updated')
       expect(reader.ended).toBe(false)
       expect((await api.call('/api/me', { cookie: slow.cookie })).status).toBe(200)
@@ -125,8 +116,8 @@ describe('revoked sessions', () => {
     expect((await api.call('/api/auth/logout', { method: 'POST', cookie: user.cookie })).status).toBe(204)
     await mine.closedByServer()
 
-    await grant(api, user.id, ['reports.view'])
-    await grant(api, bystander.id, ['reports.view'])
+    await api.grant(user.id, ['reports.view'])
+    await api.grant(bystander.id, ['reports.view'])
     await other.untilEvents(1, 'user.updated')
     await theirs.untilEvents(1, 'user.updated')
     await admin.untilEvents(2, 'user.updated')

@@ -5,15 +5,6 @@ import { startTestApi, type TestApi, test } from '../testing.js'
 
 type Snapshot = { user: { id: string }; reset?: boolean }
 
-const grant = async (api: TestApi, id: string, permissions: string[]) => {
-  const res = await api.call(`/api/users/${id}/permissions`, {
-    method: 'PUT',
-    cookie: await api.adminCookie(),
-    json: { permissions },
-  })
-  expect(res.status).toBe(200)
-}
-
 const idsOf = (api: TestApi, userId: string, after = 0) => readEvents(api.deps.db, after, { userId }).map((e) => e.id)
 
 /** Ids of the stream's events after its snapshot. */
@@ -30,12 +21,12 @@ describe('replay with Last-Event-ID', () => {
     api,
   }) => {
     const [a, b] = [await api.newUser(), await api.newUser()]
-    await grant(api, a.id, ['reports.view'])
-    await grant(api, b.id, ['reports.view'])
-    await grant(api, a.id, ['reports.export'])
-    await grant(api, a.id, ['billing.manage'])
-    await grant(api, b.id, ['billing.manage'])
-    await grant(api, a.id, [])
+    await api.grant(a.id, ['reports.view'])
+    await api.grant(b.id, ['reports.view'])
+    await api.grant(a.id, ['reports.export'])
+    await api.grant(a.id, ['billing.manage'])
+    await api.grant(b.id, ['billing.manage'])
+    await api.grant(a.id, [])
     const all = idsOf(api, a.id)
     const n = all[1] as number
     const expected = all.filter((id) => id > n)
@@ -57,8 +48,8 @@ describe('replay with Last-Event-ID', () => {
       expect(stream.events('user.updated').every((f) => (f.data as Snapshot).user.id === a.id)).toBe(true)
     }
 
-    await grant(api, a.id, ['hibernation.self'])
-    await grant(api, b.id, [])
+    await api.grant(a.id, ['hibernation.self'])
+    await api.grant(b.id, [])
     const after = idsOf(api, a.id, n)
     for (const stream of [api.stream(a.cookie, { lastEventId: n })]) {
       await stream.until(() => streamIds(stream).length >= after.length)
@@ -68,11 +59,11 @@ describe('replay with Last-Event-ID', () => {
 
   test('Last-Event-ID of the newest event replays nothing and goes live', async ({ api }) => {
     const user = await api.newUser()
-    await grant(api, user.id, ['reports.view'])
+    await api.grant(user.id, ['reports.view'])
     const last = idsOf(api, user.id).at(-1) as number
     const stream = api.stream(user.cookie, { lastEventId: last })
     await stream.untilEvents(1, 'snapshot')
-    await grant(api, user.id, ['reports.export'])
+    await api.grant(user.id, ['reports.export'])
     await stream.untilEvents(1, 'user.updated')
     expect(streamIds(stream)).toEqual(idsOf(api, user.id, last))
     expect((snapshotOf(stream).data as Snapshot).reset).toBeUndefined()
@@ -82,7 +73,7 @@ describe('replay with Last-Event-ID', () => {
     const writer = await startTestApi({ DB_PATH: api.deps.config.DB_PATH, REDIS_PREFIX: api.deps.config.REDIS_PREFIX })
     try {
       const user = await api.newUser()
-      for (let i = 0; i < 20; i++) await grant(api, user.id, i % 2 ? ['reports.view'] : [])
+      for (let i = 0; i < 20; i++) await api.grant(user.id, i % 2 ? ['reports.view'] : [])
       const n = idsOf(api, user.id)[5] as number
       const cookie = await writer.adminCookie()
       const writes = (async () => {
@@ -126,7 +117,7 @@ describe('replay with Last-Event-ID', () => {
     const stream = api.stream(user.cookie, { lastEventId: seen })
     await stream.untilEvents(1, 'snapshot')
     expect((snapshotOf(stream).data as Snapshot).reset).toBeUndefined()
-    await grant(api, user.id, ['billing.manage'])
+    await api.grant(user.id, ['billing.manage'])
     await stream.untilEvents(1, 'user.updated')
     expect(streamIds(stream)).toEqual(idsOf(api, user.id, seen))
     expect(streamIds(stream)).toHaveLength(1)
@@ -138,11 +129,11 @@ describe('replay beyond retention', () => {
     api,
   }) => {
     const user = await api.newUser()
-    await grant(api, user.id, ['reports.view'])
-    await grant(api, user.id, ['reports.export'])
+    await api.grant(user.id, ['reports.view'])
+    await api.grant(user.id, ['reports.export'])
     const [first] = idsOf(api, user.id)
     expect(pruneEvents(api.deps.db, Date.now() + 1)).toBeGreaterThan(0)
-    await grant(api, user.id, ['billing.manage'])
+    await api.grant(user.id, ['billing.manage'])
     const retained = idsOf(api, user.id)
     expect(retained).toHaveLength(1)
 
@@ -152,7 +143,7 @@ describe('replay beyond retention', () => {
     expect((reset.data as Snapshot).reset).toBe(true)
     expect((reset.data as Snapshot & { user: { permissions: string[] } }).user.permissions).toEqual(['billing.manage'])
     expect(Number(reset.id)).toBeGreaterThanOrEqual(retained[0] as number)
-    await grant(api, user.id, [])
+    await api.grant(user.id, [])
     await stale.untilEvents(1, 'user.updated')
     expect(streamIds(stale)).toEqual(idsOf(api, user.id).filter((id) => id > Number(reset.id)))
 
@@ -168,7 +159,7 @@ describe('replay beyond retention', () => {
     const stream = api.stream(user.cookie, { lastEventId: 1_000_000 })
     await stream.untilEvents(1, 'snapshot')
     expect((snapshotOf(stream).data as Snapshot).reset).toBe(true)
-    await grant(api, user.id, ['reports.view'])
+    await api.grant(user.id, ['reports.view'])
     await stream.untilEvents(1, 'user.updated')
   })
 
@@ -176,7 +167,7 @@ describe('replay beyond retention', () => {
     const api = await startTestApi({ EVENTS_RETENTION_MS: '1000' })
     try {
       const user = await api.newUser()
-      await grant(api, user.id, ['reports.view'])
+      await api.grant(user.id, ['reports.view'])
       const last = idsOf(api, user.id).at(-1) as number
       await waitFor(() => eventsPrunedThrough(api.deps.db) >= last, { what: 'the pruner', timeoutMs: 5000 })
       const stream = api.stream(user.cookie, { lastEventId: last - 1 })
