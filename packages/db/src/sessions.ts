@@ -25,15 +25,17 @@ export const findSession = (
   db: Db,
   tokenHash: string,
   now = Date.now(),
-): { sessionId: string; user: UserJson } | null => {
+): { sessionId: string; expiresAt: number; user: UserJson } | null => {
   const row = db
-    .select({ sessionId: sessions.id, user: users, hibernation: hibernations })
+    .select({ sessionId: sessions.id, expiresAt: sessions.expiresAt, user: users, hibernation: hibernations })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .leftJoin(hibernations, and(eq(hibernations.userId, users.id), eq(hibernations.status, 'scheduled')))
     .where(and(eq(sessions.tokenHash, tokenHash), gt(sessions.expiresAt, now)))
     .get()
-  return row ? { sessionId: row.sessionId, user: toUserJson(row.user, row.hibernation) } : null
+  return row
+    ? { sessionId: row.sessionId, expiresAt: row.expiresAt, user: toUserJson(row.user, row.hibernation) }
+    : null
 }
 
 /** Returns whether the session still existed. */

@@ -72,6 +72,7 @@ const openStream = (c: Context<AppEnv>, deps: Deps, scope: { userId: string } | 
   const conn = new SseConnection(res, scope, session.sessionId, {
     cursor,
     lifetimeMs: deps.config.SSE_MAX_LIFETIME_MS,
+    notAfter: session.expiresAt,
     bufferLimit: deps.config.SSE_BUFFER_LIMIT_BYTES,
     onOverflow: () => {
       deps.metrics.sseOverflows.inc()

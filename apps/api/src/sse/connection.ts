@@ -12,13 +12,20 @@ export class SseConnection {
     private readonly res: ServerResponse,
     readonly scope: { userId: string } | 'all',
     readonly sessionId: string,
-    options: { cursor: number; lifetimeMs: number; bufferLimit: number; onOverflow: () => void },
+    options: {
+      cursor: number
+      lifetimeMs: number
+      /** The stream never outlives its session: it ends at this time at the latest. */
+      notAfter: number
+      bufferLimit: number
+      onOverflow: () => void
+    },
   ) {
     this.cursor = options.cursor
     this.bufferLimit = options.bufferLimit
     this.onOverflow = options.onOverflow
     // ±20 % jitter, so streams opened together do not all reconnect together.
-    this.deadline = Date.now() + options.lifetimeMs * (0.8 + Math.random() * 0.4)
+    this.deadline = Math.min(options.notAfter, Date.now() + options.lifetimeMs * (0.8 + Math.random() * 0.4))
   }
 
   private readonly bufferLimit: number

@@ -54,6 +54,24 @@ describe('maximum lifetime', () => {
   })
 })
 
+describe('session expiry', () => {
+  test('a stream ends when its session expires, and the expired cookie cannot open another', async () => {
+    const api = await startTestApi({ SESSION_TTL_MS: '1500', SSE_HEARTBEAT_MS: '100' })
+    try {
+      const user = await api.newUser()
+      const stream = api.stream(user.cookie)
+      await stream.untilEvents(1, 'snapshot')
+      const opened = Date.now()
+      await stream.closedByServer(5000)
+      // The session was created just before the stream opened; the lifetime (10 min) is far off.
+      expect(Date.now() - opened).toBeLessThan(3000)
+      expect((await api.call('/api/events', { cookie: user.cookie })).status).toBe(401)
+    } finally {
+      await api.stop()
+    }
+  })
+})
+
 describe('slow clients', () => {
   /** Opens a stream on a raw socket and never reads from it. */
   const stalledClient = (api: TestApi, cookie: string) =>
