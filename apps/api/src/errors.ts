@@ -1,21 +1,9 @@
-import type { Logger } from '@dormant/core'
+import type { ErrorCode, Logger } from '@dormant/core'
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 
-export type ErrorCode =
-  | 'validation_failed'
-  | 'invalid_json'
-  | 'unauthorized'
-  | 'invalid_credentials'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'rate_limited'
-  | 'unavailable'
-  | 'internal'
+export type { ErrorCode }
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   validation_failed: 400,

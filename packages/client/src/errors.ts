@@ -1,20 +1,7 @@
+import type { ErrorCode } from '@dormant/core'
+
 /** Error codes the API returns, plus `network` when no response arrived at all. */
-export type ApiErrorCode =
-  | 'validation_failed'
-  | 'invalid_json'
-  | 'invalid_credentials'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'rate_limited'
-  | 'unavailable'
-  | 'internal'
-  | 'network'
-  | 'http_error'
-  | (string & {})
+export type ApiErrorCode = ErrorCode | 'network' | 'http_error' | (string & {})
 
 /** A failed API call: `status` is 0 when the request never got a response. */
 export class ApiError extends Error {

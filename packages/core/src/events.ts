@@ -47,3 +47,18 @@ export type BusMessage =
   | { kind: 'events'; events: DormantEvent[] }
   | { kind: 'upTo'; id: number }
   | { kind: 'sessions.revoked'; sessionIds: string[] }
+
+/** The `error.code` values of the HTTP API's error responses. */
+export type ErrorCode =
+  | 'validation_failed'
+  | 'invalid_json'
+  | 'unauthorized'
+  | 'invalid_credentials'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'internal'
