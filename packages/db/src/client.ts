@@ -16,34 +16,39 @@ const MIGRATIONS = join(dirname(createRequire(import.meta.url).resolve('@dormant
 /**
  * Opens (creating it and its folder if needed) and migrates the SQLite database.
  * WAL lets readers run beside the one writer; busy_timeout makes a second process wait
- * for the write lock instead of failing with SQLITE_BUSY.
+ * for a lock instead of failing with SQLITE_BUSY.
  */
 export const openDb = (path: string): Db => {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
   const sqlite = new Database(path)
-  sqlite.pragma('journal_mode = WAL')
   sqlite.pragma('busy_timeout = 10000')
+  retryWhileRacing(() => sqlite.pragma('journal_mode = WAL'))
   sqlite.pragma('synchronous = NORMAL')
   sqlite.pragma('foreign_keys = ON')
   const db = drizzle(sqlite, { schema }) as Db
-  migrateWithLock(db)
+  retryWhileRacing(() => migrate(db, { migrationsFolder: MIGRATIONS }))
   return db
 }
 
 /**
- * Two processes starting at once may race to apply the same migration; the loser's
- * transaction fails (busy or "already exists") and, on retry, finds it applied.
+ * Processes starting at once on one new database race twice, and busy_timeout covers
+ * neither: switching the file to WAL, where SQLite answers SQLITE_BUSY at once rather than
+ * let two readers both wait to become the writer, and applying the same migration, where
+ * the loser fails (busy or "already exists"). Each is retried after a short pause; the
+ * retry finds the file in WAL and the migration applied.
  */
-const migrateWithLock = (db: Db) => {
+const retryWhileRacing = (step: () => unknown) => {
   for (let attempt = 1; ; attempt++) {
     try {
-      migrate(db, { migrationsFolder: MIGRATIONS })
+      step()
       return
     } catch (err) {
-      if (attempt >= 5) throw err
+      if (attempt >= 10) throw err
+      Atomics.wait(PAUSE, 0, 0, 10 * attempt)
     }
   }
 }
+const PAUSE = new Int32Array(new SharedArrayBuffer(4))
 
 /**
  * Runs `fn` in a write transaction that takes the write lock up front (BEGIN IMMEDIATE):
