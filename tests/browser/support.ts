@@ -35,7 +35,12 @@ const ARGS = [
   '--disable-sync',
 ]
 
-export type Browser = { context: BrowserContext; close(): Promise<void> }
+export type Browser = {
+  context: BrowserContext
+  /** Every Content-Security-Policy violation any page of this browser reported, in order. */
+  cspViolations: string[]
+  close(): Promise<void>
+}
 
 /** A Debian Chromium with a fresh profile: its own cookies, so one per signed-in person. */
 export const launchBrowser = async (): Promise<Browser> => {
@@ -47,8 +52,18 @@ export const launchBrowser = async (): Promise<Browser> => {
     viewport: { width: 1280, height: 860 },
   })
   context.setDefaultTimeout(15_000)
+  const cspViolations: string[] = []
+  await context.exposeBinding('dormantCspViolation', (_source, report: string) => void cspViolations.push(report))
+  await context.addInitScript(() =>
+    document.addEventListener('securitypolicyviolation', (e) =>
+      (globalThis as unknown as { dormantCspViolation(r: string): void }).dormantCspViolation(
+        `${e.violatedDirective} blocked ${e.blockedURI || 'inline'} on ${location.pathname}`,
+      ),
+    ),
+  )
   return {
     context,
+    cspViolations,
     close: async () => {
       await context.close()
       rmSync(dir, { recursive: true, force: true })

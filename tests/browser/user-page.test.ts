@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { waitFor } from '@dormant/testing'
 import type { Page, Request } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ADMIN, startTestApi, type TestApi } from '../../apps/api/src/testing.js'
@@ -196,5 +197,20 @@ describe('the user page, live', () => {
     await waitForText(other.getByTestId('connection'), 'live')
     await other.getByRole('button', { name: 'Log out' }).click()
     await Promise.all([other.waitForURL(`${api.url}/login`), page.waitForURL(`${api.url}/login`)])
+  })
+  test('every page ran under its Content-Security-Policy without a violation, and the policy refuses injected script', async () => {
+    expect(userBrowser.cspViolations).toEqual([])
+    expect(adminBrowser.cspViolations).toEqual([])
+    const probe = await userBrowser.context.newPage()
+    await probe.goto(`${api.url}/login`)
+    const injectedRan = await probe.evaluate(() => {
+      const script = document.createElement('script')
+      script.textContent = 'globalThis.injectedRan = true'
+      document.head.append(script) // an allowed inline script runs during append
+      return (globalThis as { injectedRan?: boolean }).injectedRan === true
+    })
+    expect(injectedRan).toBe(false)
+    await waitFor(() => userBrowser.cspViolations.length > 0, { what: 'the violation report' })
+    expect(userBrowser.cspViolations).toEqual(['script-src-elem blocked inline on /login'])
   })
 })

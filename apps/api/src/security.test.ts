@@ -3,6 +3,7 @@ import { waitFor } from '@dormant/testing'
 import { describe, expect } from 'vitest'
 import { MAX_BODY_BYTES } from './middleware.js'
 import { ADMIN, startTestApi, type TestApi, test } from './testing.js'
+import { WEB_CSP } from './web.js'
 
 /** Everything a rejected request must leave untouched (sessions excluded: logins create them). */
 const snapshot = (api: TestApi) => {
@@ -252,6 +253,21 @@ describe('security headers', () => {
       expect(res.headers.get('strict-transport-security'), path).toMatch(/max-age=/)
       expect(res.headers.get('cross-origin-opener-policy'), path).toBe('same-origin')
       expect(res.headers.get('x-powered-by'), path).toBeNull()
+    }
+  })
+
+  test("the web app's pages and files carry a Content-Security-Policy allowing only this origin", async ({ api }) => {
+    const pages = ['/', '/login', '/admin', '/favicon.ico']
+    for (const path of pages) {
+      const csp = (await api.call(path)).headers.get('content-security-policy')
+      expect(csp, path).toBe(WEB_CSP)
+    }
+    expect(WEB_CSP).toMatch(/default-src 'none'/)
+    expect(WEB_CSP).not.toMatch(/unsafe-inline|unsafe-eval|\*/)
+    // Bull Board and the docs page run inline script: they are not given the web app's policy.
+    const cookie = await api.adminCookie()
+    for (const path of ['/admin/queues', '/api/docs', '/api/me']) {
+      expect((await api.call(path, { cookie })).headers.get('content-security-policy'), path).toBeNull()
     }
   })
 })
