@@ -54,13 +54,9 @@ export const launchBrowser = async (): Promise<Browser> => {
   context.setDefaultTimeout(15_000)
   const cspViolations: string[] = []
   await context.exposeBinding('dormantCspViolation', (_source, report: string) => void cspViolations.push(report))
-  await context.addInitScript(() =>
-    document.addEventListener('securitypolicyviolation', (e) =>
-      (globalThis as unknown as { dormantCspViolation(r: string): void }).dormantCspViolation(
-        `${e.violatedDirective} blocked ${e.blockedURI || 'inline'} on ${location.pathname}`,
-      ),
-    ),
-  )
+  // Runs in every page (browser globals), hence a string.
+  await context.addInitScript(`document.addEventListener('securitypolicyviolation', (e) =>
+    dormantCspViolation(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') + ' on ' + location.pathname))`)
   return {
     context,
     cspViolations,

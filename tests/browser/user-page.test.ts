@@ -203,12 +203,13 @@ describe('the user page, live', () => {
     expect(adminBrowser.cspViolations).toEqual([])
     const probe = await userBrowser.context.newPage()
     await probe.goto(`${api.url}/login`)
-    const injectedRan = await probe.evaluate(() => {
+    // An allowed inline script runs during append, so the flag is set (or not) before the return.
+    const injectedRan = await probe.evaluate(`(() => {
       const script = document.createElement('script')
       script.textContent = 'globalThis.injectedRan = true'
-      document.head.append(script) // an allowed inline script runs during append
-      return (globalThis as { injectedRan?: boolean }).injectedRan === true
-    })
+      document.head.append(script)
+      return globalThis.injectedRan === true
+    })()`)
     expect(injectedRan).toBe(false)
     await waitFor(() => userBrowser.cspViolations.length > 0, { what: 'the violation report' })
     expect(userBrowser.cspViolations).toEqual(['script-src-elem blocked inline on /login'])
