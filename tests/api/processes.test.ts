@@ -7,8 +7,8 @@ afterAll(async () => {
   await Promise.all(running.map((p) => p.signal('SIGTERM')))
 })
 
-const pair = async () => {
-  const env = systemEnv(inject('redisUrl'))
+const pair = async (extra: Record<string, string> = {}) => {
+  const env = systemEnv(inject('redisUrl'), extra)
   const apis = await Promise.all([spawnApi(env), spawnApi(env)])
   running.push(...apis)
   return { env, a: apis[0], b: apis[1] }
@@ -48,5 +48,18 @@ describe('two real API processes on one database and Redis', () => {
     expect((await b.call('/api/me', { cookie: user.cookie })).status).toBe(401)
     expect(kept.ended).toBe(false)
     kept.close()
+  })
+  test('failed sign-ins count against one limit, whichever process they reach', async () => {
+    const { a, b } = await pair({ LOGIN_LIMIT_PER_ACCOUNT: '4' })
+    const user = await a.newUser()
+    const signIn = (api: typeof a, password: string) =>
+      api.call('/api/auth/login', { method: 'POST', json: { email: user.email, password } })
+    for (const api of [a, b, a, b]) expect((await signIn(api, 'wrong-password')).status).toBe(401)
+    // Two failures each: per-process counters would still let the right password in.
+    for (const api of [a, b]) {
+      const res = await signIn(api, 'user-password-42')
+      expect(res.status).toBe(429)
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0)
+    }
   })
 })

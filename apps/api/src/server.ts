@@ -1,7 +1,7 @@
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { connectRedis, createEventPublisher, createHibernationQueue, createLogger, type Logger } from '@dormant/core'
-import { closeDb, openDb, pruneEvents } from '@dormant/db'
+import { closeDb, openDb, pruneEvents, pruneLoginFailures } from '@dormant/db'
 import { serve } from '@hono/node-server'
 import { createApp } from './app.js'
 import { createRateLimiter } from './auth/rate-limit.js'
@@ -47,8 +47,8 @@ export const createDeps = (config: ApiConfig, log: Logger = createLogger('api', 
     log,
     metrics,
     limiters: {
-      loginByAccount: createRateLimiter({ limit: config.LOGIN_LIMIT_PER_ACCOUNT, windowMs: LOGIN_WINDOW_MS }),
-      loginByAddress: createRateLimiter({ limit: config.LOGIN_LIMIT_PER_ADDRESS, windowMs: LOGIN_WINDOW_MS }),
+      loginByAccount: createRateLimiter(db, { limit: config.LOGIN_LIMIT_PER_ACCOUNT, windowMs: LOGIN_WINDOW_MS }),
+      loginByAddress: createRateLimiter(db, { limit: config.LOGIN_LIMIT_PER_ADDRESS, windowMs: LOGIN_WINDOW_MS }),
     },
   }
   deps.queue.on('error', (err) => log.warn({ err: err.message }, 'queue error'))
@@ -73,6 +73,7 @@ export const startApi = async (config: ApiConfig, log?: Logger) => {
   const prune = () => {
     const removed = pruneEvents(deps.db, Date.now() - config.EVENTS_RETENTION_MS)
     if (removed) deps.log.info({ removed }, 'pruned old events')
+    pruneLoginFailures(deps.db)
   }
   prune()
   const pruner = setInterval(prune, Math.min(config.EVENTS_RETENTION_MS / 10, 3600_000))

@@ -87,3 +87,13 @@ export const meta = sqliteTable('meta', {
   key: text('key').primaryKey(),
   value: integer('value').notNull(),
 })
+
+/**
+ * Failed sign-ins per key (an account or a client address) in fixed windows. In the DB
+ * rather than in process memory, so every API process counts against one limit.
+ */
+export const loginFailures = sqliteTable('login_failures', {
+  key: text('key').primaryKey(),
+  count: integer('count').notNull(),
+  resetAt: integer('reset_at').notNull(),
+})

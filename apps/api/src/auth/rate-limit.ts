@@ -1,34 +1,26 @@
+import { createHash } from 'node:crypto'
+import { clearLoginFailures, type Db, findLoginFailures, recordLoginFailure } from '@dormant/db'
+
+/** Keys are stored hashed: what people type into the email field (a password, sometimes) stays out of the DB. */
+const stored = (key: string) => createHash('sha256').update(key).digest('base64url')
+
 /**
- * Failed-attempt counters per key in fixed windows, in process memory. Only failures
- * count, so people who type their password right are never slowed down. Behind several
- * API processes each keeps its own counts, which still bounds guessing.
+ * Failed-attempt counters per key in fixed windows. Only failures count, so people who
+ * type their password right are never slowed down. The counts live in the database, so
+ * every API process on it enforces one limit together (not one each).
  */
-export const createRateLimiter = (options: { limit: number; windowMs: number }) => {
-  const windows = new Map<string, { count: number; resetAt: number }>()
-  const current = (key: string, now: number) => {
-    const w = windows.get(key)
-    if (w && w.resetAt <= now) {
-      windows.delete(key)
-      return undefined
-    }
-    return w
-  }
-  return {
-    /** Seconds until `key` may try again, or 0 when it may now. */
-    retryAfter(key: string, now = Date.now()) {
-      const w = current(key, now)
-      return w && w.count >= options.limit ? Math.max(1, Math.ceil((w.resetAt - now) / 1000)) : 0
-    },
-    fail(key: string, now = Date.now()) {
-      if (windows.size > 100_000) for (const [k, w] of windows) if (w.resetAt <= now) windows.delete(k)
-      const w = current(key, now)
-      if (w) w.count += 1
-      else windows.set(key, { count: 1, resetAt: now + options.windowMs })
-    },
-    reset(key: string) {
-      windows.delete(key)
-    },
-  }
-}
+export const createRateLimiter = (db: Db, options: { limit: number; windowMs: number }) => ({
+  /** Seconds until `key` may try again, or 0 when it may now. */
+  retryAfter(key: string, now = Date.now()) {
+    const w = findLoginFailures(db, stored(key), now)
+    return w && w.count >= options.limit ? Math.max(1, Math.ceil((w.resetAt - now) / 1000)) : 0
+  },
+  fail(key: string, now = Date.now()) {
+    recordLoginFailure(db, stored(key), options.windowMs, now)
+  },
+  reset(key: string) {
+    clearLoginFailures(db, stored(key))
+  },
+})
 
 export type RateLimiter = ReturnType<typeof createRateLimiter>

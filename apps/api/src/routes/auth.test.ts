@@ -74,6 +74,10 @@ describe('login rate limits', () => {
       expect(body.error.code).toBe('rate_limited')
       // Other accounts are not locked out by someone guessing at this one.
       expect((await login(api, { email: other.email, password: 'user-password' })).status).toBe(200)
+      // The counters are keyed by hashes: what was typed into the email field is not stored.
+      const keys = api.deps.db.$client.prepare('select key from login_failures').pluck().all() as string[]
+      expect(keys.length).toBeGreaterThan(0)
+      for (const key of keys) expect(key).not.toMatch(/@|account|address|127\.0\.0\.1/)
     } finally {
       await api.stop()
     }
