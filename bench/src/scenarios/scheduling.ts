@@ -100,8 +100,9 @@ export const runScheduling = async (
       ],
       data: {
         count: n,
+        viaApi,
         seconds,
-        requestsPerSecond: n / seconds,
+        requestsPerSecond: rps,
         failed,
         apiCpuSeconds: apiCpu,
         memoryBefore,
