@@ -57,6 +57,23 @@ export const createDeps = (config: ApiConfig, log: Logger = createLogger('api', 
 
 export type RunningApi = Awaited<ReturnType<typeof startApi>>
 
+const REDIS_START_WAIT_MS = 2000
+
+/** Resolves true once the connection is ready, or false after `ms`. */
+const redisReady = (redis: Deps['redis'], ms: number) =>
+  new Promise<boolean>((resolve) => {
+    if (redis.status === 'ready') return resolve(true)
+    const ready = () => {
+      clearTimeout(timer)
+      resolve(true)
+    }
+    const timer = setTimeout(() => {
+      redis.off('ready', ready)
+      resolve(false)
+    }, ms)
+    redis.once('ready', ready)
+  })
+
 /**
  * Starts a whole API process's worth of machinery: connections, the hub's subscription,
  * event pruning and the HTTP server. `stop()` is the graceful shutdown.
@@ -65,6 +82,12 @@ export const startApi = async (config: ApiConfig, log?: Logger) => {
   const { deps, subscriber } = createDeps(config, log)
   await ensureAdmin(deps)
   const app = createApp(deps)
+  // A short wait at start, so "api listening" normally means Redis is connected too (a
+  // health check right after start is true). Past it the API serves without Redis, and
+  // /healthz says so, until it is back.
+  if (!(await redisReady(deps.redis, REDIS_START_WAIT_MS))) {
+    deps.log.warn({ redis: config.REDIS_URL }, 'Redis is not reachable yet; serving without it until it is')
+  }
   // Not awaited: the API serves (and reports Redis down on /healthz) while Redis is away.
   subscribeHub(subscriber, config.REDIS_PREFIX, deps.hub, deps.log).catch((err) =>
     deps.log.error({ err }, 'subscribe failed'),
