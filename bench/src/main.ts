@@ -96,7 +96,7 @@ const file = writeJson(
     failures,
   },
   startedAt,
-  quick,
+  { quick, partial: Boolean(only) },
 )
 note(`Took ${((finishedAt.getTime() - startedAt.getTime()) / 1000).toFixed(0)} s.`)
 note(`Wrote ${file.join(' and ')}`)

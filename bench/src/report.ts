@@ -63,13 +63,17 @@ export const markdown = (results: ScenarioResult[]) =>
     })
     .join('\n\n')
 
-/** Quick runs get their own `-quick` files, so a smoke test never overwrites a full run's results. */
-export const writeJson = (payload: unknown, startedAt: Date, quick: boolean) => {
+/**
+ * Quick runs get their own `-quick` files, so a smoke test never overwrites a full run's
+ * results; a run of some scenarios only (`--only`) writes its own file and leaves `latest` alone.
+ */
+export const writeJson = (payload: unknown, startedAt: Date, options: { quick: boolean; partial: boolean }) => {
   mkdirSync(RESULTS_DIR, { recursive: true })
-  const suffix = quick ? '-quick' : ''
-  const name = `${startedAt.toISOString().replace(/[:.]/g, '-')}${suffix}.json`
+  const suffix = options.quick ? '-quick' : ''
+  const name = `${startedAt.toISOString().replace(/[:.]/g, '-')}${options.partial ? '-partial' : ''}${suffix}.json`
   const text = `${JSON.stringify(payload, null, 2)}\n`
   writeFileSync(`${RESULTS_DIR}${name}`, text)
+  if (options.partial) return [`bench/results/${name}`]
   writeFileSync(`${RESULTS_DIR}latest${suffix}.json`, text)
   return [`bench/results/${name}`, `bench/results/latest${suffix}.json`]
 }

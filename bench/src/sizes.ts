@@ -8,8 +8,8 @@ export const SIZES = {
     scheduling: { count: 100_000, concurrency: 32, apiSeconds: 90 },
   },
   quick: {
-    idle: { users: 100, seconds: 10 },
-    fanout: { connections: 500, perSecond: 200, seconds: 5, idleSeconds: 2, settleMs: 500 },
+    idle: { users: 100, seconds: 5 },
+    fanout: { connections: 500, perSecond: 200, seconds: 3, idleSeconds: 2, settleMs: 500 },
     timers: { sparse: 20, sparseSpreadMs: 3000, burst: 500 },
     activation: { count: 1000 },
     scheduling: { count: 2000, concurrency: 32, apiSeconds: 5 },

@@ -110,7 +110,9 @@ export const runIdle = async (ctx: Ctx, size: { users: number; seconds: number }
     for (const p of pollers) p.stop()
     s.update('opening broadcast streams')
     const broadcastBytes = await sse(broadcast, '/stream', (i) => `uid=u${i}`)
-    await sleep(BROADCAST_TICK_MS + 500)
+    // Its loop ticks on its own clock from start; a moment to settle keeps the streams'
+    // opening out of the window, which then holds seconds ÷ 10 ticks either way.
+    await sleep(1000)
     const alone = await window('measuring the broadcast loop', { broadcast: { sut: broadcast, bytes: broadcastBytes } })
     Object.assign(perMin, alone.perMin)
     const d = perMin.dormant!
