@@ -1,4 +1,4 @@
-import { type RedisServer, startRedisServer, waitFor } from '@dormant/testing'
+import { freePort, type RedisServer, startRedisServer, waitFor } from '@dormant/testing'
 import { afterAll, expect, test } from 'vitest'
 import { type ApiProcess, committedEvents, ids, report, spawnApi, systemEnv } from './support.js'
 
@@ -76,4 +76,17 @@ test('Redis down: /healthz says 503, writes still succeed, open streams get ever
   expect((await writer.call('/api/me/hibernation', { method: 'POST', cookie: u0.cookie })).status).toBe(201)
   await streams[0]?.until((f) => f.filter((x) => x.event === 'user.updated').length >= 4, 10_000, 'live event')
   report(`redis outage: live cross-process delivery after recovery in ${Date.now() - liveAt} ms`)
+})
+
+test('an API started while Redis is down waits briefly, then serves: 503 on /healthz, writes succeed', async () => {
+  const nobody = `redis://127.0.0.1:${await freePort()}`
+  const started = Date.now()
+  const api = await spawnApi(systemEnv(nobody))
+  apis.push(api)
+  const waitedMs = Date.now() - started
+  expect(api.output()).toMatch(/Redis is not reachable yet/)
+  expect(await health(api)).toEqual({ status: 503, body: { ok: false, redis: 'down', db: 'up' } })
+  const user = await api.newUser()
+  expect((await api.call('/api/me/hibernation', { method: 'POST', cookie: user.cookie })).status).toBe(201)
+  report(`api start without Redis: listening after ${waitedMs} ms, serving writes`)
 })
