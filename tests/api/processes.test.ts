@@ -1,6 +1,6 @@
 import { waitFor } from '@dormant/testing'
 import { afterAll, describe, expect, inject, test } from 'vitest'
-import { type ApiProcess, committedEvents, ids, spawnApi, systemEnv } from '../faults/support.js'
+import { type ApiProcess, committedEvents, ids, spawnApi, systemEnv, USER_PASSWORD } from '../faults/support.js'
 
 const running: ApiProcess[] = []
 afterAll(async () => {
@@ -18,7 +18,7 @@ describe('two real API processes on one database and Redis', () => {
   test('permissions, streams and logouts travel between them', async () => {
     const { env, a, b } = await pair()
     const user = await a.newUser({ permissions: [] })
-    const second = await a.login(user.email, 'user-password-42')
+    const second = await a.login(user.email, USER_PASSWORD)
     const stream = b.stream(user.cookie)
     const kept = b.stream(second)
     await Promise.all([stream.untilEvents(1, 'snapshot'), kept.untilEvents(1, 'snapshot')])
@@ -57,7 +57,7 @@ describe('two real API processes on one database and Redis', () => {
     for (const api of [a, b, a, b]) expect((await signIn(api, 'wrong-password')).status).toBe(401)
     // Two failures each: per-process counters would still let the right password in.
     for (const api of [a, b]) {
-      const res = await signIn(api, 'user-password-42')
+      const res = await signIn(api, USER_PASSWORD)
       expect(res.status).toBe(429)
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0)
     }

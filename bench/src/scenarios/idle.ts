@@ -24,6 +24,28 @@ const readAll = async (systems: Record<string, System>): Promise<Record<string, 
   return Object.fromEntries(queries.map(([k, q]) => [k, { ...(now[k] as { cpu: number; bytes: number }), queries: q }]))
 }
 
+type PerMin = { cpuSecondsPerMin: number; queriesPerMin: number; bytesPerMin: number }
+
+/** Each system's CPU, DB queries and bytes per minute over a window of `seconds`. */
+const measure = async (systems: Record<string, System>, seconds: number, progress: (secondsLeft: number) => void) => {
+  const before = await readAll(systems)
+  const started = performance.now()
+  for (let left = seconds; left > 0; left--) {
+    progress(left)
+    await sleep(1000)
+  }
+  const after = await readAll(systems)
+  const minutes = (performance.now() - started) / 60_000
+  const delta = (k: string, field: keyof Counts) => ((after[k]?.[field] ?? 0) - (before[k]?.[field] ?? 0)) / minutes
+  const perMin: Record<string, PerMin> = Object.fromEntries(
+    Object.keys(systems).map((k) => [
+      k,
+      { cpuSecondsPerMin: delta(k, 'cpu'), queriesPerMin: delta(k, 'queries'), bytesPerMin: delta(k, 'bytes') },
+    ]),
+  )
+  return { minutes, perMin }
+}
+
 /**
  * Scenario 1: the same number of signed-in users, nothing changing: Dormant, the floor and
  * the polling design (Express, and bare node:http) at once over one window, then the
@@ -80,30 +102,9 @@ export const runIdle = async (ctx: Ctx, size: { users: number; seconds: number }
       polling: { sut: polling, bytes: pollingBytes },
       'polling (Express)': { sut: pollingExpress, bytes: pollingExpressBytes },
     }
-    const window = async (label: string, measured: Record<string, System>) => {
-      const before = await readAll(measured)
-      const started = performance.now()
-      for (let left = size.seconds; left > 0; left--) {
-        s.update(`${label}, ${left} s left`)
-        await sleep(1000)
-      }
-      const after = await readAll(measured)
-      const minutes = (performance.now() - started) / 60_000
-      return {
-        minutes,
-        perMin: Object.fromEntries(
-          Object.keys(measured).map((k) => [
-            k,
-            {
-              cpuSecondsPerMin: ((after[k]?.cpu ?? 0) - (before[k]?.cpu ?? 0)) / minutes,
-              queriesPerMin: ((after[k]?.queries ?? 0) - (before[k]?.queries ?? 0)) / minutes,
-              bytesPerMin: ((after[k]?.bytes ?? 0) - (before[k]?.bytes ?? 0)) / minutes,
-            },
-          ]),
-        ) as Record<string, { cpuSecondsPerMin: number; queriesPerMin: number; bytesPerMin: number }>,
-      }
-    }
-    const { minutes, perMin } = await window('measuring Dormant, floor and polling', systems)
+    const { minutes, perMin } = await measure(systems, size.seconds, (left) =>
+      s.update(`measuring Dormant, floor and polling, ${left} s left`),
+    )
 
     // The broadcast loop saturates a core on its own; in the same window it would slow
     // every other server, so it gets a window of its own after theirs.
@@ -113,7 +114,9 @@ export const runIdle = async (ctx: Ctx, size: { users: number; seconds: number }
     // Its loop ticks on its own clock from start; a moment to settle keeps the streams'
     // opening out of the window, which then holds seconds ÷ 10 ticks either way.
     await sleep(1000)
-    const alone = await window('measuring the broadcast loop', { broadcast: { sut: broadcast, bytes: broadcastBytes } })
+    const alone = await measure({ broadcast: { sut: broadcast, bytes: broadcastBytes } }, size.seconds, (left) =>
+      s.update(`measuring the broadcast loop, ${left} s left`),
+    )
     Object.assign(perMin, alone.perMin)
     const d = perMin.dormant!
     const p = perMin.polling!
