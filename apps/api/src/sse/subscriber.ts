@@ -21,12 +21,11 @@ export const subscribeHub = async (subscriber: Redis, prefix: string, hub: Strea
     else if (message.kind === 'upTo') hub.catchUp(message.id)
     else if (message.kind === 'sessions.revoked') hub.closeSessions(message.sessionIds)
   })
-  let connectedBefore = false
+  // Whether the connection was already up when we were called does not matter: the first
+  // subscription is the awaited one below, and every 'ready' after it is a reconnect.
+  let subscribed = false
   subscriber.on('ready', () => {
-    if (!connectedBefore) {
-      connectedBefore = true
-      return
-    }
+    if (!subscribed) return
     log.info('event subscription restored; catching up from the table')
     // Read the table only once Redis has the subscription again (SUBSCRIBE is idempotent):
     // reading at 'ready' would miss what is published before the resubscribe lands.
@@ -36,5 +35,6 @@ export const subscribeHub = async (subscriber: Redis, prefix: string, hub: Strea
     )
   })
   await subscriber.subscribe(channel)
+  subscribed = true
   hub.catchUp()
 }
