@@ -1,0 +1,171 @@
+import { completeHibernation, startHibernation } from '@dormant/db'
+import { waitFor } from '@dormant/testing'
+import type { Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { ADMIN, startTestApi, type TestApi, USER_PASSWORD } from '../../apps/api/src/testing.js'
+import { type Browser, buildWeb, launchBrowser, signIn, WEB_DIST, waitForText } from './support.js'
+
+type Person = { id: string; email: string; rows: string[] }
+
+/**
+ * Runs in every document: records every history row id and account email the page has ever
+ * put in its DOM. Mutation callbacks run before the next paint, so "never recorded" means
+ * "never on screen, not even for one frame".
+ */
+const RECORD_SEEN = `(() => {
+  const seen = { rows: new Set(), emails: new Set() }
+  globalThis.dormantSeen = seen
+  const scan = () => {
+    for (const el of document.querySelectorAll('[data-transaction-id]')) seen.rows.add(el.dataset.transactionId)
+    for (const el of document.querySelectorAll('.account-email')) seen.emails.add(el.textContent)
+  }
+  new MutationObserver(scan).observe(document, { subtree: true, childList: true, characterData: true })
+})()`
+
+/** Everything the page has shown since its document loaded (or since `forgetSeen`). */
+const seen = (page: Page) =>
+  page.evaluate(() => {
+    const s = (globalThis as unknown as { dormantSeen: { rows: Set<string>; emails: Set<string> } }).dormantSeen
+    return { rows: [...s.rows], emails: [...s.emails] }
+  })
+const forgetSeen = (page: Page) =>
+  page.evaluate(() => {
+    const s = (globalThis as unknown as { dormantSeen: { rows: Set<string>; emails: Set<string> } }).dormantSeen
+    s.rows.clear()
+    s.emails.clear()
+  })
+
+/** The history rows on screen now. */
+const rowsShown = (page: Page) =>
+  page.evaluate(() =>
+    [...document.querySelectorAll<HTMLElement>('[data-transaction-id]')].map((el) => el.dataset.transactionId!),
+  )
+
+const showsRows = async (page: Page, rows: string[]) =>
+  expect.poll(async () => (await rowsShown(page)).sort()).toEqual([...rows].sort())
+
+const shownAny = (shown: string[], rows: string[]) => shown.filter((id) => rows.includes(id))
+
+describe('two people, one browser profile', () => {
+  let api: TestApi
+  let browser: Browser
+  let a: Person
+  let b: Person
+
+  /** A user with `count` completed hibernations (history rows), made straight in the DB. */
+  const personWithRows = async (count: number): Promise<Person> => {
+    const { id, email } = await api.newUser()
+    const rows: string[] = []
+    for (let i = 0; i < count; i++) {
+      const started = startHibernation(api.deps.db, id, 60_000)
+      if ('error' in started) throw new Error(started.error)
+      const done = completeHibernation(api.deps.db, started.hibernation.id, Date.now() + 120_000)
+      if (done.outcome !== 'completed') throw new Error(done.outcome)
+    }
+    const res = await api.call('/api/me/transactions', { cookie: await api.login(email, USER_PASSWORD) })
+    for (const t of ((await res.json()) as { transactions: { id: string }[] }).transactions) rows.push(t.id)
+    expect(rows).toHaveLength(count)
+    return { id, email, rows }
+  }
+
+  beforeAll(async () => {
+    buildWeb()
+    ;[api, browser] = await Promise.all([startTestApi({ WEB_DIST, SSE_HEARTBEAT_MS: '1000' }), launchBrowser()])
+    await browser.context.addInitScript(RECORD_SEEN)
+    a = await personWithRows(2)
+    b = await personWithRows(1)
+  })
+  afterEach(async () => {
+    for (const page of browser.context.pages()) await page.close()
+    await browser.context.clearCookies()
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await api?.stop()
+  })
+
+  /** A signed in on a first tab, with both history rows on screen. */
+  const aOnFirstTab = async () => {
+    const first = await browser.context.newPage()
+    await signIn(first, api.url, a.email, USER_PASSWORD)
+    await showsRows(first, a.rows)
+    await waitForText(first.getByTestId('connection'), 'live')
+    return first
+  }
+
+  test("B signing in on a second tab never sees A's rows, and A's tab drops them", async () => {
+    const first = await aOnFirstTab()
+    const second = await browser.context.newPage()
+    await signIn(second, api.url, b.email, USER_PASSWORD)
+    await waitForText(second.getByTestId('user-status'), 'active')
+    await showsRows(second, b.rows)
+    await waitForText(second.getByTestId('connection'), 'live')
+    expect(shownAny((await seen(second)).rows, a.rows)).toEqual([])
+    expect((await seen(second)).emails).not.toContain(a.email)
+
+    // The browser's session is B's now: the first tab shows B's page or the login page.
+    await waitFor(async () => shownAny(await rowsShown(first), a.rows).length === 0, { what: "A's rows to go" })
+    await forgetSeen(first)
+    await waitFor(
+      async () => new URL(first.url()).pathname === '/login' || (await rowsShown(first)).join() === b.rows.join(),
+      { what: "B's page or the login page on the first tab" },
+    )
+    expect(shownAny((await seen(first)).rows, a.rows)).toEqual([])
+    expect((await seen(first)).emails).not.toContain(a.email)
+  })
+
+  test("logging out on a second tab sends the first to /login with A's state gone", async () => {
+    const first = await aOnFirstTab()
+    const second = await browser.context.newPage()
+    await second.goto(`${api.url}/`)
+    await showsRows(second, a.rows)
+    await second.getByRole('button', { name: 'Log out' }).click()
+    await first.waitForURL(`${api.url}/login`)
+    expect(await rowsShown(first)).toEqual([])
+  })
+
+  test("a 401 on a fetch drops A's state and goes to /login", async () => {
+    const first = await aOnFirstTab()
+    // The session is gone (cookie cleared) but the open stream does not know yet.
+    await browser.context.clearCookies()
+    await first.getByRole('button', { name: 'Start hibernation' }).click()
+    await first.waitForURL(`${api.url}/login`)
+    expect(await rowsShown(first)).toEqual([])
+  })
+
+  test("a 401 on the stream drops A's state and goes to /login", async () => {
+    const first = await aOnFirstTab()
+    const [cookie] = await browser.context.cookies()
+    const res = await api.call('/api/auth/logout', { method: 'POST', cookie: `${cookie!.name}=${cookie!.value}` })
+    expect(res.status).toBe(204)
+    await first.waitForURL(`${api.url}/login`)
+    expect(await rowsShown(first)).toEqual([])
+  })
+
+  test("a stream that comes back as B's (the cookie changed underneath) drops A's rows", async () => {
+    const first = await aOnFirstTab()
+    const [cookieA] = await browser.context.cookies()
+    // B's session replaces A's in the profile without any page of this browser signing in.
+    const cookieB = (await api.login(b.email, USER_PASSWORD)).split('=')
+    await browser.context.addCookies([{ ...cookieA!, value: cookieB.slice(1).join('=') }])
+    await forgetSeen(first)
+    // A's session ends: the stream drops, asks /api/me (now B) and reconnects as B.
+    const res = await api.call('/api/auth/logout', { method: 'POST', cookie: `${cookieA!.name}=${cookieA!.value}` })
+    expect(res.status).toBe(204)
+    await waitFor(async () => (await rowsShown(first)).join() === b.rows.join(), { what: "B's rows on the first tab" })
+    expect(shownAny((await seen(first)).rows, a.rows)).toEqual([])
+    expect(shownAny(await rowsShown(first), a.rows)).toEqual([])
+  })
+
+  test('a user signing in while an admin tab is open never sees the admin page', async () => {
+    const admin = await browser.context.newPage()
+    await signIn(admin, api.url, ADMIN.email, ADMIN.password)
+    await admin.getByTestId('users-table').locator('tbody tr').first().waitFor()
+    const second = await browser.context.newPage()
+    await signIn(second, api.url, b.email, USER_PASSWORD)
+    await showsRows(second, b.rows)
+    await waitFor(async () => new URL(admin.url()).pathname !== '/admin', { what: 'the admin tab to leave /admin' })
+    expect(await admin.getByTestId('users-table').count()).toBe(0)
+    expect((await seen(second)).emails).not.toContain(ADMIN.email)
+  })
+})
