@@ -1,5 +1,6 @@
 import type { Permission, Role, TransactionJson, UserJson } from '@dormant/core'
 import { ApiError } from './errors.js'
+import { announceSession } from './session.js'
 
 export type PermissionInfo = { name: Permission; description: string }
 export type UsersPage = { users: UserJson[]; nextCursor: string | null }
@@ -16,6 +17,8 @@ export type ApiClientOptions = {
   baseUrl?: string
   fetch?: typeof fetch
 }
+
+const LOGIN_PATH = '/api/auth/login'
 
 /** Typed fetch wrappers for the Dormant HTTP contract; the session travels as a cookie. */
 export const createApiClient = (options: ApiClientOptions = {}) => {
@@ -42,6 +45,9 @@ export const createApiClient = (options: ApiClientOptions = {}) => {
     } catch {
       parsed = undefined
     }
+    // The browser's session is gone (logged out or expired in some tab): every tab drops it.
+    // A refused sign-in is only a wrong password, not a change of session.
+    if (res.status === 401 && path !== LOGIN_PATH) announceSession({ kind: 'signed-out' })
     if (!res.ok) {
       const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error
       // A proxy's HTML error page has no JSON body: still a typed error with the status.
@@ -56,12 +62,21 @@ export const createApiClient = (options: ApiClientOptions = {}) => {
   }
 
   const user = async (p: Promise<{ user: UserJson }>) => (await p).user
+  /** The session's own user: every tab learns whose session this is now. */
+  const sessionUser = async (p: Promise<{ user: UserJson }>) => {
+    const me = (await p).user
+    announceSession({ kind: 'user', userId: me.id })
+    return me
+  }
   const id = encodeURIComponent
 
   return {
-    login: (email: string, password: string) => user(request('POST', '/api/auth/login', { email, password })),
-    logout: () => request<void>('POST', '/api/auth/logout'),
-    me: () => user(request('GET', '/api/me')),
+    login: (email: string, password: string) => sessionUser(request('POST', LOGIN_PATH, { email, password })),
+    logout: async () => {
+      await request<void>('POST', '/api/auth/logout')
+      announceSession({ kind: 'signed-out' })
+    },
+    me: () => sessionUser(request('GET', '/api/me')),
     startOwnHibernation: () => user(request('POST', '/api/me/hibernation')),
     cancelOwnHibernation: () => user(request('DELETE', '/api/me/hibernation')),
     myTransactions: async () =>

@@ -35,6 +35,12 @@ export const initialState = (): StreamState => ({
   connection: 'connecting',
 })
 
+/**
+ * Drops everything known about the previous user. The epoch moves on so that anything
+ * derived from the old state (fetched history) is refetched, and late answers are refused.
+ */
+export const forgetUser = (state: StreamState): StreamState => ({ ...initialState(), epoch: state.epoch + 1 })
+
 /** The newer of two versions of a user; an older copy never replaces a newer one. */
 export const newerUser = (current: UserJson | null | undefined, next: UserJson): UserJson =>
   current && current.id === next.id && current.version >= next.version ? current : next
@@ -71,6 +77,12 @@ export const applyFrame = (state: StreamState, frame: StreamFrame): StreamState 
   switch (frame.type) {
     case 'snapshot': {
       const { user, reset } = frame.data
+      // Another user's snapshot (the session changed under the stream): nothing of the
+      // previous user survives, not even the resume position.
+      if (state.user && state.user.id !== user.id) {
+        next = { ...forgetUser(state), connection: state.connection, user, users: { [user.id]: user } }
+        return frame.id === undefined ? next : { ...next, lastEventId: frame.id }
+      }
       next = reset
         ? { ...state, user, users: { [user.id]: user }, transactions: [], epoch: state.epoch + 1 }
         : withUser({ ...state, user: newerUser(state.user, user) }, user)
@@ -96,6 +108,8 @@ export const applyFrame = (state: StreamState, frame: StreamFrame): StreamState 
 
 /** Combines what another tab knows with ours (a follower catching up with its leader). */
 export const mergeState = (local: StreamState, remote: StreamState): StreamState => {
+  // Another user's state is never mixed into ours, whoever sent it.
+  if (remote.user && local.user && remote.user.id !== local.user.id) return local
   let next: StreamState = { ...local, connection: remote.connection }
   if (remote.epoch > local.epoch) next = { ...initialState(), epoch: remote.epoch, connection: remote.connection }
   const users = { ...next.users }

@@ -1,8 +1,10 @@
 import type { TransactionJson } from '@dormant/core'
-import { openResilientSource } from './event-source.js'
+import { backoffDelay, openResilientSource } from './event-source.js'
+import { announceSession, type SessionSignal, watchSession } from './session.js'
 import {
   applyFrame,
   type ConnectionState,
+  forgetUser,
   initialState,
   mergeState,
   mergeTransactions,
@@ -10,20 +12,22 @@ import {
   type StreamState,
 } from './state.js'
 
-type Relay =
+type Relay = { userId: string } & (
   | { kind: 'frame'; frame: StreamFrame }
   | { kind: 'connection'; connection: ConnectionState }
   | { kind: 'hello' }
   | { kind: 'sync'; state: StreamState }
-  | { kind: 'unauthorized' }
+)
 
 export type EventStreamOptions = {
   /** `/api/events` (the user's own stream) or `/api/admin/events`. */
   url?: string
   /** Called once when the session is gone; typically navigates to `/login`. */
   onUnauthorized: () => void
-  /** Web Locks name; tabs with the same name share one connection. */
+  /** Web Locks name; tabs of the same user with the same name share one connection. */
   lockName?: string
+  /** Whose stream this is, when the page already knows; otherwise asked from `sessionUrl`. */
+  userId?: string
   sessionUrl?: string
   backoff?: { baseMs: number; maxMs: number }
 }
@@ -32,93 +36,182 @@ export type EventStream = {
   getState(): StreamState
   /** Calls `listener` after every change; returns the unsubscribe function. */
   subscribe(listener: (state: StreamState) => void): () => void
-  /** Merges history fetched over HTTP with what the stream delivered (deduplicated by id). */
-  addTransactions(transactions: readonly TransactionJson[]): void
+  /**
+   * Merges history fetched over HTTP with what the stream delivered (deduplicated by id).
+   * With `epoch` (the state's epoch when the fetch started) rows that arrive after a reset or
+   * a change of user are dropped: they belong to a state that no longer exists.
+   */
+  addTransactions(transactions: readonly TransactionJson[], epoch?: number): void
   /** Whether this tab holds the connection (the others receive its frames). */
   isLeader(): boolean
   close(): void
 }
 
 /**
- * A live view of a Dormant stream, shared by all tabs of the browser: the tab holding the
- * Web Lock opens the one EventSource and relays every frame on a BroadcastChannel; the
- * others apply the relayed frames. When the leader goes, the next tab in the lock's queue
- * opens the stream after the last id it has applied, so the handover loses nothing.
+ * A live view of a Dormant stream, shared by the tabs of one user in the browser: the tab
+ * holding the user's Web Lock opens the one EventSource and relays every frame on the
+ * user's BroadcastChannel; the others apply the relayed frames. When the leader goes, the
+ * next tab in the lock's queue opens the stream after the last id it has applied, so the
+ * handover loses nothing.
+ *
+ * The lock and the channel are named after the user, learnt from `/api/me` before joining.
+ * The session cookie is shared by every tab, so a change of user anywhere (a sign-in, a
+ * logout, a 401, a snapshot of someone else) is announced to all tabs (`session.ts`); each
+ * then drops the whole state, its connection, lock and channel, and starts again as whoever
+ * the session now belongs to, or calls `onUnauthorized`.
  * Framework-free: wrap `subscribe`/`getState` in React's useSyncExternalStore, a Vue ref, …
  */
 export const createEventStream = (options: EventStreamOptions): EventStream => {
   const url = options.url ?? '/api/events'
-  const lockName = options.lockName ?? (url === '/api/events' ? 'dormant-stream' : `dormant-stream ${url}`)
+  const sessionUrl = options.sessionUrl ?? '/api/me'
+  const lockBase = options.lockName ?? (url === '/api/events' ? 'dormant-stream' : `dormant-stream ${url}`)
+  const { baseMs, maxMs } = options.backoff ?? { baseMs: 500, maxMs: 15_000 }
+  const locks = typeof navigator === 'object' ? navigator.locks : undefined
   let state = initialState()
   const listeners = new Set<(state: StreamState) => void>()
-  let leader = false
   let closed = false
   let unauthorized = false
-  let source: { close(): void } | null = null
-  let releaseLock: (() => void) | undefined
-  const abort = new AbortController()
-  const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(`dormant ${lockName}`) : null
+  /** The user this tab's stream is for; null while it is being learnt. */
+  let identity: string | null = null
+  /** What belongs to the current identity: torn down as one on a change of user. */
+  let joined: { leader: boolean; stop(): void } | null = null
+  let retry: ReturnType<typeof setTimeout> | undefined
+  let attempt = 0
+  let generation = 0
 
   const set = (next: StreamState) => {
     if (next === state) return
     state = next
     for (const listener of listeners) listener(state)
   }
-  const post = (message: Relay) => channel?.postMessage(message)
   const signOut = () => {
-    if (unauthorized) return
+    if (unauthorized || closed) return
     unauthorized = true
     options.onUnauthorized()
   }
 
-  if (channel) {
-    channel.onmessage = ({ data }: MessageEvent<Relay>) => {
-      if (closed) return
-      if (data.kind === 'hello' && leader) post({ kind: 'sync', state })
-      else if (data.kind === 'unauthorized') signOut()
-      else if (leader) return
-      else if (data.kind === 'frame') set(applyFrame(state, data.frame))
-      else if (data.kind === 'connection') set({ ...state, connection: data.connection })
-      else if (data.kind === 'sync') set(mergeState(state, data.state))
+  /** Drops the previous user's everything, then follows the session wherever it went. */
+  const changeUser = (next: SessionSignal) => {
+    if (closed || unauthorized) return
+    if (next.kind === 'user' && next.userId === identity) return
+    generation++
+    identity = null
+    joined?.stop()
+    joined = null
+    clearTimeout(retry)
+    set(forgetUser(state))
+    if (next.kind === 'signed-out') signOut()
+    else start(next.userId)
+  }
+
+  const stopWatching = watchSession(changeUser)
+
+  /** Joins the lock and channel of `userId`: leads the stream or follows the leader's relay. */
+  const join = (userId: string) => {
+    const key = `${lockBase} ${userId}`
+    const abort = new AbortController()
+    const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(`dormant ${key}`) : null
+    let source: { close(): void } | null = null
+    let releaseLock: (() => void) | undefined
+    const self = {
+      leader: false,
+      stop: () => {
+        source?.close()
+        releaseLock?.()
+        abort.abort()
+        channel?.close()
+      },
+    }
+    const post = (message: Relay) => channel?.postMessage(message)
+
+    if (channel) {
+      channel.onmessage = ({ data }: MessageEvent<Relay>) => {
+        if (joined !== self || data.userId !== userId) return
+        if (data.kind === 'hello' && self.leader) post({ kind: 'sync', state, userId })
+        else if (self.leader) return
+        else if (data.kind === 'frame') set(applyFrame(state, data.frame))
+        else if (data.kind === 'connection') set({ ...state, connection: data.connection })
+        else if (data.kind === 'sync') set(mergeState(state, data.state))
+      }
+    }
+
+    const lead = () => {
+      if (joined !== self) return Promise.resolve()
+      self.leader = true
+      source = openResilientSource({
+        url,
+        sessionUrl,
+        backoff: options.backoff,
+        lastEventId: () => state.lastEventId,
+        onFrame: (frame) => {
+          if (joined !== self) return
+          // The connection was opened with someone else's cookie: the session changed.
+          if (frame.type === 'snapshot' && frame.data.user.id !== userId) {
+            announceSession({ kind: 'user', userId: frame.data.user.id })
+            changeUser({ kind: 'user', userId: frame.data.user.id })
+            return
+          }
+          set(applyFrame(state, frame))
+          post({ kind: 'frame', frame, userId })
+        },
+        onConnection: (connection) => {
+          if (joined !== self) return
+          set({ ...state, connection })
+          post({ kind: 'connection', connection, userId })
+        },
+        onUnauthorized: () => {
+          announceSession({ kind: 'signed-out' })
+          changeUser({ kind: 'signed-out' })
+        },
+      })
+      // Held until this tab closes the stream, changes user, or goes away (which frees the lock).
+      return new Promise<void>((resolve) => {
+        releaseLock = resolve
+      })
+    }
+
+    joined = self
+    if (locks && channel) {
+      locks.request(key, { signal: abort.signal }, lead).catch(() => {
+        // Aborted while waiting in the queue: this tab stopped before leading.
+      })
+      post({ kind: 'hello', userId })
+    } else {
+      void lead()
     }
   }
 
-  const lead = () => {
-    if (closed) return Promise.resolve()
-    leader = true
-    source = openResilientSource({
-      url,
-      sessionUrl: options.sessionUrl,
-      backoff: options.backoff,
-      lastEventId: () => state.lastEventId,
-      onFrame: (frame) => {
-        set(applyFrame(state, frame))
-        post({ kind: 'frame', frame })
+  /** Learns whose session this is (unless told), tells the other tabs, and joins that user. */
+  const start = (known?: string) => {
+    const mine = generation
+    const proceed = (userId: string) => {
+      if (closed || mine !== generation) return
+      attempt = 0
+      identity = userId
+      announceSession({ kind: 'user', userId })
+      join(userId)
+    }
+    const later = () => {
+      if (closed || mine !== generation) return
+      retry = setTimeout(() => start(), backoffDelay(attempt++, baseMs, maxMs))
+    }
+    if (known) return proceed(known)
+    fetch(sessionUrl, { credentials: 'same-origin' }).then(
+      async (res) => {
+        if (closed || mine !== generation) return
+        if (res.status === 401) {
+          announceSession({ kind: 'signed-out' })
+          return changeUser({ kind: 'signed-out' })
+        }
+        const body = res.ok ? ((await res.json().catch(() => null)) as { user?: { id?: string } } | null) : null
+        if (body?.user?.id) proceed(body.user.id)
+        else later()
       },
-      onConnection: (connection) => {
-        set({ ...state, connection })
-        post({ kind: 'connection', connection })
-      },
-      onUnauthorized: () => {
-        post({ kind: 'unauthorized' })
-        signOut()
-      },
-    })
-    // Held until this tab closes the stream (or the tab goes away, which frees the lock).
-    return new Promise<void>((resolve) => {
-      releaseLock = resolve
-    })
+      () => later(),
+    )
   }
 
-  const locks = typeof navigator === 'object' ? navigator.locks : undefined
-  if (locks && channel) {
-    locks.request(lockName, { signal: abort.signal }, lead).catch(() => {
-      // Aborted while waiting in the queue: this tab closed its stream before leading.
-    })
-    post({ kind: 'hello' })
-  } else {
-    void lead()
-  }
+  start(options.userId)
 
   return {
     getState: () => state,
@@ -126,15 +219,17 @@ export const createEventStream = (options: EventStreamOptions): EventStream => {
       listeners.add(listener)
       return () => listeners.delete(listener)
     },
-    addTransactions: (transactions) =>
-      set({ ...state, transactions: mergeTransactions(state.transactions, transactions) }),
-    isLeader: () => leader,
+    addTransactions: (transactions, epoch) => {
+      if (epoch !== undefined && epoch !== state.epoch) return
+      set({ ...state, transactions: mergeTransactions(state.transactions, transactions) })
+    },
+    isLeader: () => joined?.leader ?? false,
     close: () => {
       closed = true
-      source?.close()
-      releaseLock?.()
-      abort.abort()
-      channel?.close()
+      clearTimeout(retry)
+      joined?.stop()
+      joined = null
+      stopWatching()
       listeners.clear()
     },
   }

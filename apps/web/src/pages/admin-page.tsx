@@ -27,7 +27,7 @@ export const AdminPage = () => {
     if (me) api.permissions().then(setCatalogue, (err) => setError(errorMessage(err)))
   }, [me])
 
-  const { state } = useEventStream(me ? '/api/admin/events' : null)
+  const { state } = useEventStream(me ? '/api/admin/events' : null, me?.id)
   const self = state.user ?? me
   const live = selected && state.users[selected.id] ? newerUser(selected, state.users[selected.id]!) : selected
 

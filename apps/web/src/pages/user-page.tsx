@@ -19,8 +19,10 @@ export const UserPage = () => {
   useEffect(() => {
     if (!stream || !canReadHistory) return
     let cancelled = false
+    // Rows answered after a reset or a change of user are refused by the stream's epoch check.
+    const epoch = state.epoch
     api.myTransactions().then(
-      (rows) => !cancelled && stream.addTransactions(rows),
+      (rows) => !cancelled && stream.addTransactions(rows, epoch),
       (err) => !cancelled && setHistoryError(errorMessage(err)),
     )
     return () => {
