@@ -10,6 +10,8 @@ export type SourceOptions = {
   onConnection: (state: 'live' | 'reconnecting') => void
   /** The session is gone (checked when the browser gave up on the stream). */
   onUnauthorized: () => void
+  /** Whose session the cookie holds now (learnt by the same check), before reconnecting. */
+  onSessionUser?: (userId: string) => void
   /** Where to ask whether the session is still valid; default `/api/me`. */
   sessionUrl?: string
   backoff?: { baseMs: number; maxMs: number }
@@ -78,6 +80,10 @@ export const openResilientSource = (options: SourceOptions) => {
         closed = true
         options.onUnauthorized()
         return
+      }
+      if (res.ok) {
+        const body = (await res.json().catch(() => null)) as { user?: { id?: unknown } } | null
+        if (typeof body?.user?.id === 'string') options.onSessionUser?.(body.user.id)
       }
     } catch {
       // The API is unreachable: retry below like any other failure.

@@ -159,6 +159,11 @@ export const createEventStream = (options: EventStreamOptions): EventStream => {
           set({ ...state, connection })
           post({ kind: 'connection', connection, userId })
         },
+        onSessionUser: (sessionUser) => {
+          if (joined !== self || sessionUser === userId) return
+          announceSession({ kind: 'user', userId: sessionUser })
+          changeUser({ kind: 'user', userId: sessionUser })
+        },
         onUnauthorized: () => {
           announceSession({ kind: 'signed-out' })
           changeUser({ kind: 'signed-out' })
