@@ -33,17 +33,13 @@ export const App = () => {
  */
 const useSessionGeneration = () => {
   const [generation, setGeneration] = useState(0)
-  useEffect(() => {
-    let known: string | null = null
-    return watchSession((signal) => {
-      if (signal.kind === 'signed-out') {
-        known = null
-        navigate('/login', { replace: true })
-        return
-      }
-      if (known !== null && known !== signal.userId) setGeneration((g) => g + 1)
-      known = signal.userId
-    })
-  }, [])
+  useEffect(
+    () =>
+      watchSession((signal, previous) => {
+        if (signal.kind === 'signed-out') navigate('/login', { replace: true })
+        else if (previous !== null && previous !== signal.userId) setGeneration((g) => g + 1)
+      }),
+    [],
+  )
   return generation
 }

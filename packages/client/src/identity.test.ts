@@ -108,4 +108,21 @@ describe('session announcements', () => {
       for (const stop of stops) stop()
     }
   })
+
+  test('each watcher is told the user it knew before, starting from what this tab had announced', async () => {
+    announceSession({ kind: 'user', userId: 'usr_a' })
+    const heard: [SessionSignal, string | null][] = []
+    const stop = watchSession((signal, previous) => heard.push([signal, previous]))
+    try {
+      announceSession({ kind: 'user', userId: 'usr_b' })
+      announceSession({ kind: 'signed-out' })
+      await expect.poll(() => heard.length).toBe(2)
+      expect(heard).toEqual([
+        [{ kind: 'user', userId: 'usr_b' }, 'usr_a'],
+        [{ kind: 'signed-out' }, 'usr_b'],
+      ])
+    } finally {
+      stop()
+    }
+  })
 })
