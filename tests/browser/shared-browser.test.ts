@@ -3,7 +3,7 @@ import { waitFor } from '@dormant/testing'
 import type { Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { ADMIN, startTestApi, type TestApi, USER_PASSWORD } from '../../apps/api/src/testing.js'
-import { type Browser, buildWeb, launchBrowser, signIn, WEB_DIST, waitForText } from './support.js'
+import { type Browser, buildWeb, launchBrowser, signIn, WEB_DIST, waitForPermission, waitForText } from './support.js'
 
 type Person = { id: string; email: string; rows: string[] }
 
@@ -23,13 +23,13 @@ const RECORD_SEEN = `(() => {
     for (const id of rows) seen.rows.add(id)
     for (const email of emails) seen.emails.add(email)
     const screen = JSON.stringify({ rows, emails })
-    if (screen !== last) seen.screens.push({ rows, emails })
+    if (screen !== last) seen.screens.push({ rows, emails, at: performance.timeOrigin + performance.now() })
     last = screen
   }
   new MutationObserver(scan).observe(document, { subtree: true, childList: true, characterData: true })
 })()`
 
-type Seen = { rows: string[]; emails: string[]; screens: { rows: string[]; emails: string[] }[] }
+type Seen = { rows: string[]; emails: string[]; screens: { rows: string[]; emails: string[]; at: number }[] }
 
 /** Everything the page has shown since its document loaded (or since `forgetSeen`). */
 const seen = (page: Page): Promise<Seen> =>
@@ -54,10 +54,8 @@ const screensSince = (all: Seen['screens'], person: Person) => {
 }
 
 /** The history rows on screen now. */
-const rowsShown = (page: Page) =>
-  page.evaluate(() =>
-    [...document.querySelectorAll<HTMLElement>('[data-transaction-id]')].map((el) => el.dataset.transactionId!),
-  )
+const rowsShown = (page: Page): Promise<string[]> =>
+  page.evaluate(`[...document.querySelectorAll('[data-transaction-id]')].map((el) => el.dataset.transactionId)`)
 
 const showsRows = async (page: Page, rows: string[]) =>
   expect.poll(async () => (await rowsShown(page)).sort()).toEqual([...rows].sort())
@@ -111,8 +109,13 @@ describe('two people, one browser profile', () => {
     return first
   }
 
-  test("B signing in on a second tab never sees A's rows, and A's tab drops them", async () => {
+  test("B signing in on a second tab never sees A's rows, and A's tabs (leader and follower) drop them", async () => {
     const first = await aOnFirstTab()
+    const third = await browser.context.newPage()
+    await third.goto(`${api.url}/`)
+    await showsRows(third, a.rows)
+    const aTabs = [first, third]
+
     const second = await browser.context.newPage()
     await signIn(second, api.url, b.email, USER_PASSWORD)
     await waitForText(second.getByTestId('user-status'), 'active')
@@ -121,15 +124,52 @@ describe('two people, one browser profile', () => {
     expect(shownAny((await seen(second)).rows, a.rows)).toEqual([])
     expect((await seen(second)).emails).not.toContain(a.email)
 
-    // The browser's session is B's now: the first tab shows B's page or the login page.
-    await waitFor(async () => shownAny(await rowsShown(first), a.rows).length === 0, { what: "A's rows to go" })
+    // The browser's session is B's now: A's tabs show B's page or the login page.
+    for (const tab of aTabs) {
+      await waitFor(async () => shownAny(await rowsShown(tab), a.rows).length === 0, { what: "A's rows to go" })
+    }
+    // When B's sign-in answer arrived in the second tab (resource timing, on the shared clock).
+    const signedIn: number = await second.evaluate(
+      `performance.timeOrigin + performance.getEntriesByName(location.origin + '/api/auth/login')[0].responseEnd`,
+    )
+    for (const tab of aTabs) {
+      const { screens } = await seen(tab)
+      const gone = screens[screens.findLastIndex((s) => shownAny(s.rows, a.rows).length > 0) + 1]!
+      console.log(`A's rows left a tab ${(gone.at - signedIn).toFixed(1)} ms after B's sign-in answer`)
+      await forgetSeen(tab)
+    }
+    for (const tab of aTabs) {
+      await waitFor(
+        async () => new URL(tab.url()).pathname === '/login' || (await rowsShown(tab)).join() === b.rows.join(),
+        { what: "B's page or the login page on A's tab" },
+      )
+    }
+    // The tabs now share B's one stream: B's changes reach all of them, live.
+    await api.grant(b.id, ['hibernation.self', 'transactions.read', 'reports.view'])
+    for (const tab of [second, ...aTabs]) {
+      if (new URL(tab.url()).pathname === '/') await waitForPermission(tab, 'reports.view')
+    }
+    for (const tab of aTabs) {
+      expect(shownAny((await seen(tab)).rows, a.rows)).toEqual([])
+      expect((await seen(tab)).emails).not.toContain(a.email)
+    }
+  })
+
+  test("B signing in outside the app's pages (same cookie jar) ends A's page too", async () => {
+    const first = await aOnFirstTab()
     await forgetSeen(first)
+    // Playwright's request context shares the profile's cookies: the browser's session is B's.
+    const res = await first.request.post(`${api.url}/api/auth/login`, {
+      data: { email: b.email, password: USER_PASSWORD },
+      headers: { origin: api.url },
+    })
+    expect(res.status()).toBe(200)
     await waitFor(
       async () => new URL(first.url()).pathname === '/login' || (await rowsShown(first)).join() === b.rows.join(),
-      { what: "B's page or the login page on the first tab" },
+      { what: "B's page or the login page on A's tab" },
     )
-    expect(shownAny((await seen(first)).rows, a.rows)).toEqual([])
-    expect((await seen(first)).emails).not.toContain(a.email)
+    const since = screensSince((await seen(first)).screens, b)
+    expect(since.filter((s) => shownAny(s.rows, a.rows).length > 0 || s.emails.includes(a.email))).toEqual([])
   })
 
   test("logging out on a second tab sends the first to /login with A's state gone", async () => {
