@@ -26,7 +26,13 @@ export const createApiClient = (options: ApiClientOptions = {}) => {
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init))
 
   const request = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const init: RequestInit = { method, credentials: 'same-origin', headers: { accept: 'application/json' } }
+    // Never from or into the HTTP cache: one browser may hold several people's sessions in turn.
+    const init: RequestInit = {
+      method,
+      credentials: 'same-origin',
+      cache: 'no-store',
+      headers: { accept: 'application/json' },
+    }
     if (body !== undefined) {
       init.headers = { ...init.headers, 'content-type': 'application/json' }
       init.body = JSON.stringify(body)

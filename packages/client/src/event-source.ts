@@ -75,7 +75,7 @@ export const openResilientSource = (options: SourceOptions) => {
     if (source !== es) return
     source = null
     try {
-      const res = await fetch(options.sessionUrl ?? '/api/me', { credentials: 'same-origin' })
+      const res = await fetch(options.sessionUrl ?? '/api/me', { credentials: 'same-origin', cache: 'no-store' })
       if (res.status === 401) {
         closed = true
         options.onUnauthorized()

@@ -201,7 +201,7 @@ export const createEventStream = (options: EventStreamOptions): EventStream => {
       retry = setTimeout(() => start(), backoffDelay(attempt++, baseMs, maxMs))
     }
     if (known) return proceed(known)
-    fetch(sessionUrl, { credentials: 'same-origin' }).then(
+    fetch(sessionUrl, { credentials: 'same-origin', cache: 'no-store' }).then(
       async (res) => {
         if (closed || mine !== generation) return
         if (res.status === 401) {
