@@ -77,7 +77,19 @@ export const createApiClient = (options: ApiClientOptions = {}) => {
   const id = encodeURIComponent
 
   return {
-    login: (email: string, password: string) => sessionUser(request('POST', LOGIN_PATH, { email, password })),
+    /**
+     * Other tabs drop what they show before the request leaves: once it is answered the
+     * cookie may be someone else's. They are told the outcome either way.
+     */
+    login: async (email: string, password: string) => {
+      announceSession({ kind: 'changing' })
+      try {
+        return await sessionUser(request('POST', LOGIN_PATH, { email, password }))
+      } catch (err) {
+        announceSession({ kind: 'unchanged' })
+        throw err
+      }
+    },
     logout: async () => {
       await request<void>('POST', '/api/auth/logout')
       announceSession({ kind: 'signed-out' })

@@ -125,4 +125,21 @@ describe('session announcements', () => {
       stop()
     }
   })
+
+  test('a sign-in under way leaves the known user alone, and a watcher knows its own tab', async () => {
+    announceSession({ kind: 'user', userId: 'usr_a' })
+    const heard: [SessionSignal, string | null, boolean][] = []
+    const stop = watchSession((signal, previous, fromThisTab) => heard.push([signal, previous, fromThisTab]))
+    try {
+      announceSession({ kind: 'changing' })
+      announceSession({ kind: 'user', userId: 'usr_b' })
+      await expect.poll(() => heard.length).toBe(2)
+      expect(heard).toEqual([
+        [{ kind: 'changing' }, 'usr_a', true],
+        [{ kind: 'user', userId: 'usr_b' }, 'usr_a', true],
+      ])
+    } finally {
+      stop()
+    }
+  })
 })

@@ -155,4 +155,16 @@ describe('the stream on a change of user', () => {
     await vi.waitFor(() => expect(FakeSource.opened.length).toBeGreaterThanOrEqual(2))
     expect(latest().url).toBe('/api/events')
   })
+
+  test("another tab's sign-in under way drops the state at once and waits for its outcome", async () => {
+    const s = await streamOfA()
+    announceSession({ kind: 'changing' })
+    await vi.waitFor(() => expect(s.getState().transactions).toEqual([]))
+    expect(latest().readyState).toBe(FakeSource.CLOSED)
+    // It failed: the session is still A's, so the stream comes back (from scratch) as A.
+    announceSession({ kind: 'unchanged' })
+    await vi.waitFor(() => expect(FakeSource.opened).toHaveLength(2))
+    expect(latest().url).toBe('/api/events')
+    expect(signOuts).toBe(0)
+  })
 })

@@ -1,6 +1,6 @@
 import type { TransactionJson } from '@dormant/core'
 import { backoffDelay, openResilientSource } from './event-source.js'
-import { announceSession, type SessionSignal, watchSession } from './session.js'
+import { announceSession, SESSION_CHANGE_HOLD_MS, type SessionSignal, watchSession } from './session.js'
 import {
   applyFrame,
   type ConnectionState,
@@ -78,6 +78,8 @@ export const createEventStream = (options: EventStreamOptions): EventStream => {
   let retry: ReturnType<typeof setTimeout> | undefined
   let attempt = 0
   let generation = 0
+  /** Waiting for the outcome of another tab's sign-in, with nothing shown. */
+  let holding = false
 
   const set = (next: StreamState) => {
     if (next === state) return
@@ -93,15 +95,32 @@ export const createEventStream = (options: EventStreamOptions): EventStream => {
   /** Drops the previous user's everything, then follows the session wherever it went. */
   const changeUser = (next: SessionSignal) => {
     if (closed || unauthorized) return
+    if (next.kind === 'unchanged') {
+      // Another tab's sign-in failed: whoever the session was is still it; ask.
+      if (holding) resume()
+      return
+    }
     if (next.kind === 'user' && next.userId === identity) return
     generation++
     identity = null
     joined?.stop()
     joined = null
     clearTimeout(retry)
+    holding = false
     set(forgetUser(state))
     if (next.kind === 'signed-out') signOut()
-    else start(next.userId)
+    else if (next.kind === 'user') start(next.userId)
+    else {
+      // A sign-in is under way somewhere: wait for its outcome (or ask, if it never comes).
+      holding = true
+      retry = setTimeout(resume, SESSION_CHANGE_HOLD_MS)
+    }
+  }
+  const resume = () => {
+    holding = false
+    clearTimeout(retry)
+    generation++
+    start()
   }
 
   const stopWatching = watchSession(changeUser)
