@@ -58,7 +58,7 @@ const rowsShown = (page: Page): Promise<string[]> =>
   page.evaluate(`[...document.querySelectorAll('[data-transaction-id]')].map((el) => el.dataset.transactionId)`)
 
 const showsRows = async (page: Page, rows: string[]) =>
-  expect.poll(async () => (await rowsShown(page)).sort()).toEqual([...rows].sort())
+  expect.poll(async () => (await rowsShown(page)).sort(), { timeout: 10_000 }).toEqual([...rows].sort())
 
 const shownAny = (shown: string[], rows: string[]) => shown.filter((id) => rows.includes(id))
 
@@ -172,6 +172,25 @@ describe('two people, one browser profile', () => {
     )
     const since = screensSince((await seen(first)).screens, b)
     expect(since.filter((s) => shownAny(s.rows, a.rows).length > 0 || s.emails.includes(a.email))).toEqual([])
+  })
+
+  test("a failed sign-in on a second tab keeps its error, and A's tab comes back as A", async () => {
+    const first = await aOnFirstTab()
+    const second = await browser.context.newPage()
+    await second.goto(`${api.url}/login`)
+    await second.getByLabel('Email').fill(b.email)
+    await second.getByLabel('Password').fill('not-the-password')
+    await second.getByRole('button', { name: 'Sign in' }).click()
+    await second.getByRole('alert').waitFor()
+    expect(new URL(second.url()).pathname).toBe('/login')
+    // The session is still A's: A's tab shows A's page again, live.
+    await showsRows(first, a.rows)
+    await waitForText(first.getByTestId('connection'), 'live')
+    const { screens, emails } = await seen(first)
+    expect(emails).not.toContain(b.email)
+    // It did drop them while the sign-in was under way (the cookie might have become B's).
+    const firstA = screens.findIndex((s) => shownAny(s.rows, a.rows).length > 0)
+    expect(screens.slice(firstA).some((s) => s.rows.length === 0)).toBe(true)
   })
 
   test("logging out on a second tab sends the first to /login with A's state gone", async () => {
