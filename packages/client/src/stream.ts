@@ -1,23 +1,8 @@
 import type { TransactionJson } from '@dormant/core'
-import { backoffDelay, openResilientSource } from './event-source.js'
+import { backoffDelay } from './event-source.js'
 import { announceSession, SESSION_CHANGE_HOLD_MS, type SessionSignal, watchSession } from './session.js'
-import {
-  applyFrame,
-  type ConnectionState,
-  forgetUser,
-  initialState,
-  mergeState,
-  mergeTransactions,
-  type StreamFrame,
-  type StreamState,
-} from './state.js'
-
-type Relay = { userId: string } & (
-  | { kind: 'frame'; frame: StreamFrame }
-  | { kind: 'connection'; connection: ConnectionState }
-  | { kind: 'hello' }
-  | { kind: 'sync'; state: StreamState }
-)
+import { forgetUser, initialState, mergeTransactions, type StreamState } from './state.js'
+import { joinUserTabs, type UserTabs } from './user-tabs.js'
 
 export type EventStreamOptions = {
   /** `/api/events` (the user's own stream) or `/api/admin/events`. */
@@ -48,11 +33,8 @@ export type EventStream = {
 }
 
 /**
- * A live view of a Dormant stream, shared by the tabs of one user in the browser: the tab
- * holding the user's Web Lock opens the one EventSource and relays every frame on the
- * user's BroadcastChannel; the others apply the relayed frames. When the leader goes, the
- * next tab in the lock's queue opens the stream after the last id it has applied, so the
- * handover loses nothing.
+ * A live view of a Dormant stream, shared by the tabs of one user in the browser (one
+ * connection, relayed: `user-tabs.ts`).
  *
  * The lock and the channel are named after the user, learnt from `/api/me` before joining.
  * The session cookie is shared by every tab, so a change of user anywhere (a sign-in, a
@@ -66,7 +48,6 @@ export const createEventStream = (options: EventStreamOptions): EventStream => {
   const sessionUrl = options.sessionUrl ?? '/api/me'
   const lockBase = options.lockName ?? (url === '/api/events' ? 'dormant-stream' : `dormant-stream ${url}`)
   const { baseMs, maxMs } = options.backoff ?? { baseMs: 500, maxMs: 15_000 }
-  const locks = typeof navigator === 'object' ? navigator.locks : undefined
   let state = initialState()
   const listeners = new Set<(state: StreamState) => void>()
   let closed = false
@@ -74,7 +55,7 @@ export const createEventStream = (options: EventStreamOptions): EventStream => {
   /** The user this tab's stream is for; null while it is being learnt. */
   let identity: string | null = null
   /** What belongs to the current identity: torn down as one on a change of user. */
-  let joined: { leader: boolean; stop(): void } | null = null
+  let joined: UserTabs | null = null
   let retry: ReturnType<typeof setTimeout> | undefined
   let attempt = 0
   let generation = 0
@@ -125,86 +106,6 @@ export const createEventStream = (options: EventStreamOptions): EventStream => {
 
   const stopWatching = watchSession(changeUser)
 
-  /** Joins the lock and channel of `userId`: leads the stream or follows the leader's relay. */
-  const join = (userId: string) => {
-    const key = `${lockBase} ${userId}`
-    const abort = new AbortController()
-    const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(`dormant ${key}`) : null
-    let source: { close(): void } | null = null
-    let releaseLock: (() => void) | undefined
-    const self = {
-      leader: false,
-      stop: () => {
-        source?.close()
-        releaseLock?.()
-        abort.abort()
-        channel?.close()
-      },
-    }
-    const post = (message: Relay) => channel?.postMessage(message)
-
-    if (channel) {
-      channel.onmessage = ({ data }: MessageEvent<Relay>) => {
-        if (joined !== self || data.userId !== userId) return
-        if (data.kind === 'hello' && self.leader) post({ kind: 'sync', state, userId })
-        else if (self.leader) return
-        else if (data.kind === 'frame') set(applyFrame(state, data.frame))
-        else if (data.kind === 'connection') set({ ...state, connection: data.connection })
-        else if (data.kind === 'sync') set(mergeState(state, data.state))
-      }
-    }
-
-    const lead = () => {
-      if (joined !== self) return Promise.resolve()
-      self.leader = true
-      source = openResilientSource({
-        url,
-        sessionUrl,
-        backoff: options.backoff,
-        lastEventId: () => state.lastEventId,
-        onFrame: (frame) => {
-          if (joined !== self) return
-          // The connection was opened with someone else's cookie: the session changed.
-          if (frame.type === 'snapshot' && frame.data.user.id !== userId) {
-            announceSession({ kind: 'user', userId: frame.data.user.id })
-            changeUser({ kind: 'user', userId: frame.data.user.id })
-            return
-          }
-          set(applyFrame(state, frame))
-          post({ kind: 'frame', frame, userId })
-        },
-        onConnection: (connection) => {
-          if (joined !== self) return
-          set({ ...state, connection })
-          post({ kind: 'connection', connection, userId })
-        },
-        onSessionUser: (sessionUser) => {
-          if (joined !== self || sessionUser === userId) return
-          announceSession({ kind: 'user', userId: sessionUser })
-          changeUser({ kind: 'user', userId: sessionUser })
-        },
-        onUnauthorized: () => {
-          announceSession({ kind: 'signed-out' })
-          changeUser({ kind: 'signed-out' })
-        },
-      })
-      // Held until this tab closes the stream, changes user, or goes away (which frees the lock).
-      return new Promise<void>((resolve) => {
-        releaseLock = resolve
-      })
-    }
-
-    joined = self
-    if (locks && channel) {
-      locks.request(key, { signal: abort.signal }, lead).catch(() => {
-        // Aborted while waiting in the queue: this tab stopped before leading.
-      })
-      post({ kind: 'hello', userId })
-    } else {
-      void lead()
-    }
-  }
-
   /** Learns whose session this is (unless told), tells the other tabs, and joins that user. */
   const start = (known?: string) => {
     const mine = generation
@@ -213,7 +114,21 @@ export const createEventStream = (options: EventStreamOptions): EventStream => {
       attempt = 0
       identity = userId
       announceSession({ kind: 'user', userId })
-      join(userId)
+      joined = joinUserTabs({
+        key: `${lockBase} ${userId}`,
+        userId,
+        source: { url, sessionUrl, backoff: options.backoff },
+        getState: () => state,
+        setState: set,
+        onOtherUser: (other) => {
+          announceSession({ kind: 'user', userId: other })
+          changeUser({ kind: 'user', userId: other })
+        },
+        onUnauthorized: () => {
+          announceSession({ kind: 'signed-out' })
+          changeUser({ kind: 'signed-out' })
+        },
+      })
     }
     const later = () => {
       if (closed || mine !== generation) return
@@ -247,7 +162,7 @@ export const createEventStream = (options: EventStreamOptions): EventStream => {
       if (epoch !== undefined && epoch !== state.epoch) return
       set({ ...state, transactions: mergeTransactions(state.transactions, transactions) })
     },
-    isLeader: () => joined?.leader ?? false,
+    isLeader: () => joined?.isLeader() ?? false,
     close: () => {
       closed = true
       clearTimeout(retry)
