@@ -210,6 +210,49 @@ describe('login rate limit', () => {
   })
 })
 
+/** Sends every guess at once and counts the answers by status. */
+const burst = async (api: TestApi, guesses: { email: string; password: string }[]) => {
+  const statuses = await Promise.all(
+    guesses.map(async (json) => (await api.call('/api/auth/login', { method: 'POST', json })).status),
+  )
+  const count = (status: number) => statuses.filter((s) => s === status).length
+  return { checked: count(401) + count(200), failed: count(401), limited: count(429), total: statuses.length }
+}
+
+describe('login rate limit under a burst', () => {
+  // The check and the count used to be split by scrypt's await: 60 concurrent guesses got
+  // 13-19 password checks against a limit of 3.
+  test('per account: 60 concurrent guesses get at most the limit of password checks', async () => {
+    const api = await startTestApi({ LOGIN_LIMIT_PER_ACCOUNT: '3' })
+    try {
+      const guesses = Array.from({ length: 60 }, (_, i) => ({
+        email: ADMIN.email,
+        password: i === 59 ? ADMIN.password : `wrong-guess-${i}`,
+      }))
+      const result = await burst(api, guesses)
+      expect(result.failed).toBeLessThanOrEqual(3)
+      expect(result.checked).toBeLessThanOrEqual(3)
+      expect(result.limited).toBe(60 - result.checked)
+      const res = await api.call('/api/auth/login', { method: 'POST', json: ADMIN })
+      await expectError(res, 429, 'rate_limited')
+    } finally {
+      await api.stop()
+    }
+  })
+
+  test('per address: 60 concurrent guesses at many accounts get at most the limit of password checks', async () => {
+    const api = await startTestApi({ LOGIN_LIMIT_PER_ADDRESS: '4' })
+    try {
+      const guesses = Array.from({ length: 60 }, (_, i) => ({ email: `nobody${i}@example.com`, password: 'wrong' }))
+      const result = await burst(api, guesses)
+      expect(result.checked).toBeLessThanOrEqual(4)
+      expect(result.limited).toBe(60 - result.checked)
+    } finally {
+      await api.stop()
+    }
+  })
+})
+
 describe('constant-time login', () => {
   const time = async (api: TestApi, email: string) => {
     const started = performance.now()

@@ -4,7 +4,7 @@ import { connectRedis, createEventPublisher, createHibernationQueue, createLogge
 import { closeDb, openDb, pruneEvents, pruneLoginFailures } from '@dormant/db'
 import { serve } from '@hono/node-server'
 import { createApp } from './app.js'
-import { createRateLimiter } from './auth/rate-limit.js'
+import { createLoginLimiter } from './auth/rate-limit.js'
 import { ensureAdmin } from './bootstrap.js'
 import { answerClientErrors } from './client-error.js'
 import type { Deps } from './deps.js'
@@ -47,8 +47,11 @@ export const createDeps = (config: ApiConfig, log: Logger = createLogger('api', 
     log,
     metrics,
     limiters: {
-      loginByAccount: createRateLimiter(db, { limit: config.LOGIN_LIMIT_PER_ACCOUNT, windowMs: LOGIN_WINDOW_MS }),
-      loginByAddress: createRateLimiter(db, { limit: config.LOGIN_LIMIT_PER_ADDRESS, windowMs: LOGIN_WINDOW_MS }),
+      login: createLoginLimiter(db, {
+        perAccount: config.LOGIN_LIMIT_PER_ACCOUNT,
+        perAddress: config.LOGIN_LIMIT_PER_ADDRESS,
+        windowMs: LOGIN_WINDOW_MS,
+      }),
     },
   }
   deps.queue.on('error', (err) => log.warn({ err: err.message }, 'queue error'))

@@ -89,11 +89,14 @@ export const meta = sqliteTable('meta', {
 })
 
 /**
- * Failed sign-ins per key (an account or a client address) in fixed windows. In the DB
- * rather than in process memory, so every API process counts against one limit.
+ * Sign-in attempts per key (an account or a client address) in fixed windows. In the DB
+ * rather than in process memory, so every API process counts against one limit. `count`
+ * is failures plus attempts whose password check is still running (`pending`): an attempt
+ * is reserved here before its check, so a burst cannot run more checks than the limit.
  */
 export const loginFailures = sqliteTable('login_failures', {
   key: text('key').primaryKey(),
   count: integer('count').notNull(),
+  pending: integer('pending').notNull().default(0),
   resetAt: integer('reset_at').notNull(),
 })
