@@ -31,7 +31,7 @@ export const sessions = sqliteTable(
     createdAt: integer('created_at').notNull(),
     expiresAt: integer('expires_at').notNull(),
   },
-  (t) => [index('sessions_user_idx').on(t.userId)],
+  (t) => [index('sessions_user_idx').on(t.userId), index('sessions_expires_idx').on(t.expiresAt)],
 )
 
 export const hibernations = sqliteTable(
@@ -81,6 +81,15 @@ export const events = sqliteTable(
   },
   (t) => [index('events_user_idx').on(t.userId, t.id), index('events_created_idx').on(t.createdAt)],
 )
+
+/**
+ * The pruner's own record that every event up to `lastId` existed at `at` (its clock).
+ * Retention cuts on these ids, never on `events.created_at`, which several hosts' clocks stamp.
+ */
+export const eventMarks = sqliteTable('event_marks', {
+  at: integer('at').primaryKey(),
+  lastId: integer('last_id').notNull(),
+})
 
 /** Small key/value facts about the DB itself, such as how far events were pruned. */
 export const meta = sqliteTable('meta', {
