@@ -77,4 +77,16 @@ describe('two real API processes on one database and Redis', () => {
     expect(checked).toBeLessThanOrEqual(3)
     expect(statuses.filter((s) => s === 429)).toHaveLength(60 - checked)
   })
+  test('a burst at many accounts from one address, split between the processes, gets at most its limit', async () => {
+    const { a, b } = await pair({ LOGIN_LIMIT_PER_ADDRESS: '5' })
+    const statuses = await Promise.all(
+      Array.from({ length: 60 }, async (_, i) => {
+        const json = { email: `nobody-${i}@example.com`, password: 'wrong-password' }
+        return (await (i % 2 ? b : a).call('/api/auth/login', { method: 'POST', json })).status
+      }),
+    )
+    const checked = statuses.filter((s) => s === 401).length
+    expect(checked).toBeLessThanOrEqual(5)
+    expect(statuses.filter((s) => s === 429)).toHaveLength(60 - checked)
+  })
 })
