@@ -239,6 +239,21 @@ describe('login rate limit under a burst', () => {
     }
   })
 
+  test("a right password forgives the account's past failures, one after the other", async () => {
+    const api = await startTestApi({ LOGIN_LIMIT_PER_ACCOUNT: '3' })
+    try {
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 2; i++) {
+          const res = await api.call('/api/auth/login', { method: 'POST', json: { ...ADMIN, password: 'wrong-guess' } })
+          expect(res.status).toBe(401)
+        }
+        expect((await api.call('/api/auth/login', { method: 'POST', json: ADMIN })).status).toBe(200)
+      }
+    } finally {
+      await api.stop()
+    }
+  })
+
   test('per address: 60 concurrent guesses at many accounts get at most the limit of password checks', async () => {
     const api = await startTestApi({ LOGIN_LIMIT_PER_ADDRESS: '4' })
     try {
