@@ -62,4 +62,31 @@ describe('two real API processes on one database and Redis', () => {
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0)
     }
   })
+  test('a burst of guesses split between the processes gets at most the limit of password checks', async () => {
+    const { a, b } = await pair({ LOGIN_LIMIT_PER_ACCOUNT: '3' })
+    const user = await a.newUser()
+    // 60 at once, alternating processes, the last one the right password.
+    const statuses = await Promise.all(
+      Array.from({ length: 60 }, async (_, i) => {
+        const password = i === 59 ? USER_PASSWORD : `wrong-password-${i}`
+        const api = i % 2 ? b : a
+        return (await api.call('/api/auth/login', { method: 'POST', json: { email: user.email, password } })).status
+      }),
+    )
+    const checked = statuses.filter((s) => s === 401 || s === 200).length
+    expect(checked).toBeLessThanOrEqual(3)
+    expect(statuses.filter((s) => s === 429)).toHaveLength(60 - checked)
+  })
+  test('a burst at many accounts from one address, split between the processes, gets at most its limit', async () => {
+    const { a, b } = await pair({ LOGIN_LIMIT_PER_ADDRESS: '5' })
+    const statuses = await Promise.all(
+      Array.from({ length: 60 }, async (_, i) => {
+        const json = { email: `nobody-${i}@example.com`, password: 'wrong-password' }
+        return (await (i % 2 ? b : a).call('/api/auth/login', { method: 'POST', json })).status
+      }),
+    )
+    const checked = statuses.filter((s) => s === 401).length
+    expect(checked).toBeLessThanOrEqual(5)
+    expect(statuses.filter((s) => s === 429)).toHaveLength(60 - checked)
+  })
 })

@@ -1,7 +1,7 @@
 import type { DormantEvent, EventPublisher, HibernationQueue, Logger } from '@dormant/core'
 import type { Db } from '@dormant/db'
 import type { Redis } from 'ioredis'
-import type { RateLimiter } from './auth/rate-limit.js'
+import type { LoginLimiter } from './auth/rate-limit.js'
 import type { ApiConfig } from './env.js'
 import type { Metrics } from './metrics.js'
 import type { StreamHub } from './sse/hub.js'
@@ -17,7 +17,7 @@ export type Deps = {
   hub: StreamHub
   log: Logger
   metrics: Metrics
-  limiters: { loginByAccount: RateLimiter; loginByAddress: RateLimiter }
+  limiters: { login: LoginLimiter }
 }
 
 /**

@@ -17,8 +17,6 @@ export const apiEnv = {
   ADMIN_PASSWORD: z.string().min(8, 'at least 8 characters').optional(),
   SSE_HEARTBEAT_MS: msSetting(15_000, 100),
   SSE_MAX_LIFETIME_MS: msSetting(600_000, 1000),
-  /** Events older than this are pruned; a client further behind gets a reset snapshot. */
-  EVENTS_RETENTION_MS: msSetting(7 * DAY, 1000),
   SESSION_TTL_MS: msSetting(30 * DAY, 1000),
   /** Set when served over HTTPS so the session cookie gets `Secure`. */
   COOKIE_SECURE: booleanSetting,

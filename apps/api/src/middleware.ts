@@ -93,16 +93,36 @@ export const sameOrigin = createMiddleware<AppEnv>(async (c, next) => {
   await next()
 })
 
+const isEmptyObject = (value: unknown) =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0
+
 /**
- * For routes whose JSON body is optional: an empty body sent with `Content-Type:
- * application/json` (what many clients send for "no body") means `{}`, not malformed JSON.
- * Runs before the route's validator, which then parses the cached `{}`. Without a content
- * type the validator already treats a missing body as `{}`.
+ * G6 for every route, installed by `router()`: a body that is not JSON is refused (400
+ * `invalid_json`) before any handler runs, and a route that declares no body refuses one
+ * with fields (400 `validation_failed`), since its handler would otherwise ignore it and
+ * write anyway. Routes that declare a body leave fields to their strict zod schema. An
+ * empty body sent with `Content-Type: application/json` (what many clients send for "no
+ * body") means `{}`; the validator then parses the cached `{}`.
  */
-export const optionalJsonBody = createMiddleware<AppEnv>(async (c, next) => {
-  if (c.req.header('content-type') && (await c.req.text()).trim() === '') {
-    // Hono caches bodies as promises at runtime, though its type says otherwise.
-    c.req.bodyCache.text = Promise.resolve('{}') as unknown as string
-  }
-  await next()
-})
+export const strictJsonBody = (declaresBody: boolean) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    if (!hasBody(c.req.raw.headers) && !c.req.header('content-type')) return next()
+    const text = await c.req.text()
+    if (text.trim() === '') {
+      // Hono caches bodies as promises at runtime, though its type says otherwise.
+      c.req.bodyCache.text = Promise.resolve('{}') as unknown as string
+      return next()
+    }
+    let body: unknown
+    try {
+      body = JSON.parse(text)
+    } catch {
+      throw new AppError('invalid_json', 'the request body is not valid JSON')
+    }
+    if (!declaresBody && !isEmptyObject(body)) {
+      throw new AppError('validation_failed', 'this route takes no request body (or an empty object)', [
+        { path: [], message: 'unexpected body', code: 'unrecognized_keys' },
+      ])
+    }
+    await next()
+  })

@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi'
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from './context.js'
 import { AppError } from './errors.js'
+import { strictJsonBody } from './middleware.js'
 
 type Issue = { path: PropertyKey[]; message: string; code: string }
 
@@ -16,9 +17,20 @@ const validationHook = (result: { success: boolean; error?: { issues: unknown[] 
   )
 }
 
-/** A documented router whose routes all pass through `guard` (authentication) first. */
+/**
+ * A documented router whose routes all pass through `guard` (authentication) first, then
+ * through the body rules (`strictJsonBody`): every route gets them here, so a new route
+ * cannot forget them, whether or not it declares a body.
+ */
 export const router = (guard?: MiddlewareHandler<AppEnv>) => {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   if (guard) app.use('*', guard)
+  const openapi = app.openapi
+  app.openapi = ((route, ...rest) => {
+    const own =
+      route.middleware === undefined ? [] : Array.isArray(route.middleware) ? route.middleware : [route.middleware]
+    const bodyRules = strictJsonBody(route.request?.body !== undefined)
+    return openapi({ ...route, middleware: [bodyRules, ...own] }, ...rest)
+  }) as typeof app.openapi
   return app
 }

@@ -1,10 +1,10 @@
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { connectRedis, createEventPublisher, createHibernationQueue, createLogger, type Logger } from '@dormant/core'
-import { closeDb, openDb, pruneEvents, pruneLoginFailures } from '@dormant/db'
+import { closeDb, openDb } from '@dormant/db'
 import { serve } from '@hono/node-server'
 import { createApp } from './app.js'
-import { createRateLimiter } from './auth/rate-limit.js'
+import { createLoginLimiter } from './auth/rate-limit.js'
 import { ensureAdmin } from './bootstrap.js'
 import { answerClientErrors } from './client-error.js'
 import type { Deps } from './deps.js'
@@ -47,8 +47,11 @@ export const createDeps = (config: ApiConfig, log: Logger = createLogger('api', 
     log,
     metrics,
     limiters: {
-      loginByAccount: createRateLimiter(db, { limit: config.LOGIN_LIMIT_PER_ACCOUNT, windowMs: LOGIN_WINDOW_MS }),
-      loginByAddress: createRateLimiter(db, { limit: config.LOGIN_LIMIT_PER_ADDRESS, windowMs: LOGIN_WINDOW_MS }),
+      login: createLoginLimiter(db, {
+        perAccount: config.LOGIN_LIMIT_PER_ACCOUNT,
+        perAddress: config.LOGIN_LIMIT_PER_ADDRESS,
+        windowMs: LOGIN_WINDOW_MS,
+      }),
     },
   }
   deps.queue.on('error', (err) => log.warn({ err: err.message }, 'queue error'))
@@ -75,8 +78,9 @@ const redisReady = (redis: Deps['redis'], ms: number) =>
   })
 
 /**
- * Starts a whole API process's worth of machinery: connections, the hub's subscription,
- * event pruning and the HTTP server. `stop()` is the graceful shutdown.
+ * Starts a whole API process's worth of machinery: connections, the hub's subscription and
+ * the HTTP server; housekeeping (event pruning, expired sessions) is the worker's.
+ * `stop()` is the graceful shutdown.
  */
 export const startApi = async (config: ApiConfig, log?: Logger) => {
   const { deps, subscriber } = createDeps(config, log)
@@ -92,15 +96,6 @@ export const startApi = async (config: ApiConfig, log?: Logger) => {
   subscribeHub(subscriber, config.REDIS_PREFIX, deps.hub, deps.log).catch((err) =>
     deps.log.error({ err }, 'subscribe failed'),
   )
-
-  const prune = () => {
-    const removed = pruneEvents(deps.db, Date.now() - config.EVENTS_RETENTION_MS)
-    if (removed) deps.log.info({ removed }, 'pruned old events')
-    pruneLoginFailures(deps.db)
-  }
-  prune()
-  const pruner = setInterval(prune, Math.min(config.EVENTS_RETENTION_MS / 10, 3600_000))
-  pruner.unref()
 
   const server = await new Promise<Server>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () =>
@@ -125,7 +120,6 @@ export const startApi = async (config: ApiConfig, log?: Logger) => {
       const force = setTimeout(() => server.closeAllConnections(), 10_000)
       await closed
       clearTimeout(force)
-      clearInterval(pruner)
       // Commands wait for Redis without limit (maxRetriesPerRequest: null), so a Redis that
       // is down would hold shutdown forever: give it a moment to flush, then cut the sockets.
       await settledWithin(REDIS_CLOSE_MS, [deps.queue.close(), subscriber.quit(), deps.redis.quit()])

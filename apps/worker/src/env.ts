@@ -16,6 +16,8 @@ export const workerEnv = {
    * in-flight jobs run again within about twice this; shorter means more lock renewals.
    */
   JOB_LOCK_MS: msSetting(30_000, 1000, 600_000),
+  /** Events older than this are pruned (by one worker); a client further behind gets a reset snapshot. */
+  EVENTS_RETENTION_MS: msSetting(7 * 24 * 3600 * 1000, 1000),
 }
 
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>

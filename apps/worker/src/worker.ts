@@ -11,6 +11,7 @@ import { closeDb, openDb } from '@dormant/db'
 import { Worker } from 'bullmq'
 import { hibernationProcessor } from './complete-hibernation.js'
 import type { WorkerConfig } from './env.js'
+import { startHousekeeping } from './housekeeping.js'
 import { startReconciler } from './reconcile.js'
 
 /** Finished jobs kept for Bull Board; bounded so Redis does not grow with history. */
@@ -18,6 +19,12 @@ const RETENTION = {
   removeOnComplete: { count: 1000, age: 24 * 3600 },
   removeOnFail: { count: 5000, age: 7 * 24 * 3600 },
 }
+
+/** A tenth of the retention, at most an hour: events go at most 10% late, with few marks kept. */
+const housekeepingOptions = (config: WorkerConfig) => ({
+  retentionMs: config.EVENTS_RETENTION_MS,
+  intervalMs: Math.min(config.EVENTS_RETENTION_MS / 10, 3600_000),
+})
 
 /**
  * Starts a worker process's machinery: the BullMQ worker that runs due hibernations and the
@@ -55,6 +62,7 @@ export const startWorker = async (config: WorkerConfig, log: Logger) => {
   await worker.waitUntilReady()
 
   const reconciler = startReconciler({ db, queue, redis, log }, config.RECONCILE_INTERVAL_MS)
+  const housekeeping = startHousekeeping({ db, log }, housekeepingOptions(config))
   log.info(
     {
       concurrency: config.WORKER_CONCURRENCY,
@@ -68,6 +76,7 @@ export const startWorker = async (config: WorkerConfig, log: Logger) => {
   const stop = () => {
     stopped ??= (async () => {
       await reconciler.stop()
+      await housekeeping.stop()
       // Waits for in-flight jobs: each finishes (commit, publish, ack) before Redis closes.
       await worker.close()
       await queue.close()

@@ -23,7 +23,10 @@ export const openDb = (path: string): Db => {
   const sqlite = new Database(path)
   sqlite.pragma('busy_timeout = 10000')
   retryWhileRacing(() => sqlite.pragma('journal_mode = WAL'))
-  sqlite.pragma('synchronous = NORMAL')
+  // FULL: a commit is on disk before it returns. Under NORMAL an OS crash or power cut can
+  // undo commits that clients were already sent, and their ids would be handed out again
+  // for different events. Costs one fsync per commit (see docs/architecture.md).
+  sqlite.pragma('synchronous = FULL')
   sqlite.pragma('foreign_keys = ON')
   const db = drizzle(sqlite, { schema }) as Db
   retryWhileRacing(() => migrate(db, { migrationsFolder: MIGRATIONS }))

@@ -1,7 +1,7 @@
 import { tempDbPath } from '@dormant/testing'
 import { afterEach, describe, expect, test } from 'vitest'
 import { closeDb, type Db, openDb } from './client.js'
-import { eventsPrunedThrough, latestEventId, pruneEvents, readEvents } from './events.js'
+import { eventsPrunedThrough, latestEventId, pruneEvents, pruneEventsBatch, readEvents } from './events.js'
 import { createUser, setPermissions } from './users.js'
 
 const dbs: Db[] = []
@@ -50,23 +50,45 @@ describe('the events outbox', () => {
     expect(readEvents(db, 0, { userId: a })[0]?.data).toMatchObject({ user: { id: a } })
   })
 
-  test('pruneEvents deletes events older than the cut, remembers how far, and never reuses ids', () => {
+  test('pruneEvents cuts on the ids its own marks saw, not on createdAt; remembers how far; never reuses ids', () => {
     const db = open(tempDbPath())
     const a = userIn(db, 'a@example.com')
-    setPermissions(db, a, [], 1000)
-    setPermissions(db, a, [], 2000)
-    setPermissions(db, a, [], Date.now())
+    // Stamped by hosts whose clocks are far off: irrelevant to the cut.
+    setPermissions(db, a, [], Date.now() + 3600_000)
+    setPermissions(db, a, [], 1)
+    const seen = latestEventId(db)
+    // No mark is old enough yet: nothing goes, whatever the createdAt values say.
+    expect(pruneEvents(db, 999, 1000)).toBe(0)
     expect(eventsPrunedThrough(db)).toBe(0)
-    // Everything up to the newest old event goes, so what is kept is one contiguous id range.
-    expect(pruneEvents(db, 3000)).toBe(3)
-    expect(eventsPrunedThrough(db)).toBe(3)
-    expect(readEvents(db, 0).map((e) => e.id)).toEqual([4])
-    expect(pruneEvents(db, Date.now() + 1)).toBe(1)
-    expect(eventsPrunedThrough(db)).toBe(4)
+    const kept = setPermissions(db, a, [], 1)?.events[0]?.id as number
+    // The mark taken at 1000 saw `seen` events: those, and only those, are older than 1001.
+    expect(pruneEvents(db, 1001, 5000)).toBe(seen)
+    expect(eventsPrunedThrough(db)).toBe(seen)
+    expect(readEvents(db, 0).map((e) => e.id)).toEqual([kept])
+    expect(pruneEvents(db, 5000, 6000)).toBe(1)
+    expect(eventsPrunedThrough(db)).toBe(kept)
     expect(readEvents(db, 0)).toEqual([])
     // The outbox is empty, yet the next id continues: a client's Last-Event-ID stays meaningful.
-    expect(latestEventId(db)).toBe(4)
-    expect(setPermissions(db, a, [])?.events[0]?.id).toBe(5)
-    expect(pruneEvents(db, 0)).toBe(0)
+    expect(latestEventId(db)).toBe(kept)
+    expect(setPermissions(db, a, [])?.events[0]?.id).toBe(kept + 1)
+    expect(pruneEvents(db, 0, 7000)).toBe(0)
+    // Old marks are trimmed: only the newest one at or before the last cut, and later ones, stay.
+    expect(db.$client.prepare('select at from event_marks order by at').pluck().all()).toEqual([5000, 6000, 7000])
+  })
+
+  test('pruneEventsBatch deletes in bounded, oldest-first batches and moves the boundary with each', () => {
+    const db = open(tempDbPath())
+    const a = userIn(db, 'a@example.com')
+    for (let i = 0; i < 4; i++) setPermissions(db, a, [])
+    const ids = readEvents(db, 0).map((e) => e.id)
+    const cut = ids.at(-1) as number
+    expect(pruneEventsBatch(db, cut, 2)).toBe(2)
+    expect(eventsPrunedThrough(db)).toBe(ids[1])
+    expect(readEvents(db, 0).map((e) => e.id)).toEqual(ids.slice(2))
+    let rounds = 0
+    while (pruneEventsBatch(db, cut, 2) > 0) rounds++
+    expect(rounds).toBe(Math.ceil((ids.length - 2) / 2))
+    expect(eventsPrunedThrough(db)).toBe(cut)
+    expect(readEvents(db, 0)).toEqual([])
   })
 })

@@ -2,7 +2,7 @@ import type { DormantEvent, EventPayloads, EventType } from '@dormant/core'
 import { and, asc, eq, gt, lt, lte, max, sql } from 'drizzle-orm'
 import type { Db, Tx } from './client.js'
 import { write } from './client.js'
-import { events, meta } from './schema.js'
+import { eventMarks, events, meta } from './schema.js'
 
 type Row = typeof events.$inferSelect
 
@@ -55,23 +55,79 @@ export const latestEventId = (db: Db): number =>
 
 const PRUNED_THROUGH = 'events_pruned_through'
 
+/** Rows deleted per transaction: each is a few milliseconds, so other writers never wait long. */
+export const PRUNE_BATCH = 1000
+
 /** Events with an id at or below this were deleted: a client behind it needs a reset. */
 export const eventsPrunedThrough = (db: Db): number =>
   db.select({ value: meta.value }).from(meta).where(eq(meta.key, PRUNED_THROUGH)).get()?.value ?? 0
 
-/** Deletes events created before `before`; returns how many. */
-export const pruneEvents = (db: Db, before: number): number =>
+/**
+ * Records, on the pruner's clock, that every event up to the latest id existed at `now`.
+ * Ids only grow and a committed id is never handed out again, so "older than T" becomes
+ * "id at or below the newest mark taken at or before T", whatever clocks stamped createdAt.
+ */
+export const markEvents = (db: Db, now = Date.now()) =>
+  db
+    .insert(eventMarks)
+    .values({ at: now, lastId: latestEventId(db) })
+    .onConflictDoNothing()
+    .run()
+
+/** The highest id marked at or before `before`; 0 when no mark is that old. */
+export const eventCutAt = (db: Db, before: number): number =>
+  db
+    .select({ id: max(eventMarks.lastId) })
+    .from(eventMarks)
+    .where(lte(eventMarks.at, before))
+    .get()?.id ?? 0
+
+/**
+ * Deletes up to `limit` of the oldest events with id at or below `cut`, in one short
+ * transaction, and moves `eventsPrunedThrough` with them. Returns how many were deleted.
+ */
+export const pruneEventsBatch = (db: Db, cut: number, limit = PRUNE_BATCH): number =>
   write(db, (tx) => {
-    const last = tx
-      .select({ id: max(events.id) })
+    const done = tx.select({ value: meta.value }).from(meta).where(eq(meta.key, PRUNED_THROUGH)).get()?.value ?? 0
+    if (cut <= done) return 0
+    // The limit-th oldest id at or below the cut; fewer left means the cut itself.
+    const nth = tx
+      .select({ id: events.id })
       .from(events)
-      .where(lt(events.createdAt, before))
+      .where(lte(events.id, cut))
+      .orderBy(asc(events.id))
+      .limit(1)
+      .offset(limit - 1)
       .get()?.id
-    if (!last) return 0
-    const { changes } = tx.delete(events).where(lte(events.id, last)).run()
+    const through = nth ?? cut
+    const { changes } = tx.delete(events).where(lte(events.id, through)).run()
     tx.insert(meta)
-      .values({ key: PRUNED_THROUGH, value: last })
-      .onConflictDoUpdate({ target: meta.key, set: { value: last } })
+      .values({ key: PRUNED_THROUGH, value: through })
+      .onConflictDoUpdate({ target: meta.key, set: { value: through } })
       .run()
     return changes
   })
+
+/** Drops the marks older than the newest one at or before `before`: that one is the next cut's floor. */
+export const trimEventMarks = (db: Db, before: number) => {
+  const floor = db
+    .select({ at: max(eventMarks.at) })
+    .from(eventMarks)
+    .where(lte(eventMarks.at, before))
+    .get()?.at
+  if (floor !== null && floor !== undefined) db.delete(eventMarks).where(lt(eventMarks.at, floor)).run()
+}
+
+/**
+ * Marks the events now, then deletes those marked at or before `before`, batch after batch,
+ * all in this call: for tools and tests. The worker's housekeeping runs the same steps and
+ * yields between batches. Returns how many were deleted.
+ */
+export const pruneEvents = (db: Db, before: number, now = Date.now()): number => {
+  markEvents(db, now)
+  const cut = eventCutAt(db, before)
+  let removed = 0
+  for (let n = pruneEventsBatch(db, cut); n > 0; n = pruneEventsBatch(db, cut)) removed += n
+  trimEventMarks(db, before)
+  return removed
+}

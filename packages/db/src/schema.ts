@@ -31,7 +31,7 @@ export const sessions = sqliteTable(
     createdAt: integer('created_at').notNull(),
     expiresAt: integer('expires_at').notNull(),
   },
-  (t) => [index('sessions_user_idx').on(t.userId)],
+  (t) => [index('sessions_user_idx').on(t.userId), index('sessions_expires_idx').on(t.expiresAt)],
 )
 
 export const hibernations = sqliteTable(
@@ -82,6 +82,15 @@ export const events = sqliteTable(
   (t) => [index('events_user_idx').on(t.userId, t.id), index('events_created_idx').on(t.createdAt)],
 )
 
+/**
+ * The pruner's own record that every event up to `lastId` existed at `at` (its clock).
+ * Retention cuts on these ids, never on `events.created_at`, which several hosts' clocks stamp.
+ */
+export const eventMarks = sqliteTable('event_marks', {
+  at: integer('at').primaryKey(),
+  lastId: integer('last_id').notNull(),
+})
+
 /** Small key/value facts about the DB itself, such as how far events were pruned. */
 export const meta = sqliteTable('meta', {
   key: text('key').primaryKey(),
@@ -89,11 +98,14 @@ export const meta = sqliteTable('meta', {
 })
 
 /**
- * Failed sign-ins per key (an account or a client address) in fixed windows. In the DB
- * rather than in process memory, so every API process counts against one limit.
+ * Sign-in attempts per key (an account or a client address) in fixed windows. In the DB
+ * rather than in process memory, so every API process counts against one limit. `count`
+ * is failures plus attempts whose password check is still running (`pending`): an attempt
+ * is reserved here before its check, so a burst cannot run more checks than the limit.
  */
 export const loginFailures = sqliteTable('login_failures', {
   key: text('key').primaryKey(),
   count: integer('count').notNull(),
+  pending: integer('pending').notNull().default(0),
   resetAt: integer('reset_at').notNull(),
 })

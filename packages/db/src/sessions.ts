@@ -1,5 +1,5 @@
 import type { UserJson } from '@dormant/core'
-import { and, eq, gt, lte } from 'drizzle-orm'
+import { and, eq, gt, inArray, lte } from 'drizzle-orm'
 import type { Db } from './client.js'
 import { newId } from './ids.js'
 import { hibernations, sessions, users } from './schema.js'
@@ -42,5 +42,14 @@ export const findSession = (
 export const revokeSession = (db: Db, sessionId: string) =>
   db.delete(sessions).where(eq(sessions.id, sessionId)).run().changes > 0
 
-export const deleteExpiredSessions = (db: Db, now = Date.now()) =>
-  db.delete(sessions).where(lte(sessions.expiresAt, now)).run().changes
+/** Deletes up to `limit` expired sessions (a short transaction; call again while it returns `limit`). */
+export const deleteExpiredSessions = (db: Db, now = Date.now(), limit = 1000) =>
+  db
+    .delete(sessions)
+    .where(
+      inArray(
+        sessions.id,
+        db.select({ id: sessions.id }).from(sessions).where(lte(sessions.expiresAt, now)).limit(limit),
+      ),
+    )
+    .run().changes

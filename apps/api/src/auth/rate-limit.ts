@@ -1,26 +1,45 @@
 import { createHash } from 'node:crypto'
-import { clearLoginFailures, type Db, findLoginFailures, recordLoginFailure } from '@dormant/db'
+import { type Db, forgiveLoginFailures, keepLoginAttempt, releaseLoginAttempt, reserveLoginAttempt } from '@dormant/db'
 
 /** Keys are stored hashed: what people type into the email field (a password, sometimes) stays out of the DB. */
 const stored = (key: string) => createHash('sha256').update(key).digest('base64url')
 
-/**
- * Failed-attempt counters per key in fixed windows. Only failures count, so people who
- * type their password right are never slowed down. The counts live in the database, so
- * every API process on it enforces one limit together (not one each).
- */
-export const createRateLimiter = (db: Db, options: { limit: number; windowMs: number }) => ({
-  /** Seconds until `key` may try again, or 0 when it may now. */
-  retryAfter(key: string, now = Date.now()) {
-    const w = findLoginFailures(db, stored(key), now)
-    return w && w.count >= options.limit ? Math.max(1, Math.ceil((w.resetAt - now) / 1000)) : 0
-  },
-  fail(key: string, now = Date.now()) {
-    recordLoginFailure(db, stored(key), options.windowMs, now)
-  },
-  reset(key: string) {
-    clearLoginFailures(db, stored(key))
-  },
-})
+type Attempt = { account: string; address: string }
 
-export type RateLimiter = ReturnType<typeof createRateLimiter>
+/**
+ * Failed sign-ins per account and per client address, in fixed windows. An attempt is
+ * reserved in the database before its password is checked, and kept as a failure or
+ * released once the check is done: concurrent guesses, in any number of API processes on
+ * the database, run at most the limit's number of checks. Only failures count, so people
+ * who type their password right are never slowed down.
+ */
+export const createLoginLimiter = (db: Db, options: { perAccount: number; perAddress: number; windowMs: number }) => {
+  const keys = (a: Attempt) => ({ account: stored(`account:${a.account}`), address: stored(`address:${a.address}`) })
+  return {
+    /** Reserves the attempt and returns 0, or returns the seconds until it may be tried. */
+    reserve(attempt: Attempt, now = Date.now()) {
+      const { account, address } = keys(attempt)
+      const waitMs = reserveLoginAttempt(
+        db,
+        [
+          { key: account, limit: options.perAccount, windowMs: options.windowMs },
+          { key: address, limit: options.perAddress, windowMs: options.windowMs },
+        ],
+        now,
+      )
+      return waitMs > 0 ? Math.max(1, Math.ceil(waitMs / 1000)) : 0
+    },
+    failed(attempt: Attempt) {
+      const { account, address } = keys(attempt)
+      keepLoginAttempt(db, [account, address])
+    },
+    /** The account's past failures are forgiven; the address's are not (it may be guessing at others). */
+    succeeded(attempt: Attempt) {
+      const { account, address } = keys(attempt)
+      forgiveLoginFailures(db, [account])
+      releaseLoginAttempt(db, [address])
+    },
+  }
+}
+
+export type LoginLimiter = ReturnType<typeof createLoginLimiter>

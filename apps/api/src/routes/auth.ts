@@ -58,26 +58,24 @@ export const authRoutes = (deps: Deps) =>
   router()
     .openapi(login, async (c) => {
       const { email, password } = c.req.valid('json')
-      const account = `account:${email.trim().toLowerCase()}`
-      const address = `address:${clientAddress(c)}`
-      const wait = Math.max(
-        deps.limiters.loginByAccount.retryAfter(account),
-        deps.limiters.loginByAddress.retryAfter(address),
-      )
+      const attempt = { account: email.trim().toLowerCase(), address: clientAddress(c) }
+      const wait = deps.limiters.login.reserve(attempt)
       if (wait > 0) {
         c.header('Retry-After', String(wait))
         throw new AppError('rate_limited', 'too many failed sign-ins; try again later', { retryAfterSeconds: wait })
       }
-      const found = findLoginByEmail(deps.db, email)
-      // Always run scrypt, so response time does not tell whether the email exists.
-      const ok = await verifyPassword(password, found?.passwordHash ?? DUMMY_HASH)
-      const user = ok && found ? getUser(deps.db, found.id) : null
-      if (!user) {
-        deps.limiters.loginByAccount.fail(account)
-        deps.limiters.loginByAddress.fail(address)
-        throw new AppError('invalid_credentials', 'wrong email or password')
+      let user: ReturnType<typeof getUser> | null = null
+      try {
+        const found = findLoginByEmail(deps.db, email)
+        // Always run scrypt, so response time does not tell whether the email exists.
+        const ok = await verifyPassword(password, found?.passwordHash ?? DUMMY_HASH)
+        user = ok && found ? getUser(deps.db, found.id) : null
+      } finally {
+        // An error during the check counts as a failure: the reservation is never left hanging.
+        if (user) deps.limiters.login.succeeded(attempt)
+        else deps.limiters.login.failed(attempt)
       }
-      deps.limiters.loginByAccount.reset(account)
+      if (!user) throw new AppError('invalid_credentials', 'wrong email or password')
       // Rotation: a login always issues a new token and retires the one the browser had.
       const previous = loadSession(c, deps)
       if (previous) endSessions(c, deps, [previous.sessionId])

@@ -6,7 +6,6 @@ import { requireAdmin } from '../auth/session.js'
 import { announce, type Deps } from '../deps.js'
 import { AppError } from '../errors.js'
 import { cancelFor, startFor } from '../hibernation.js'
-import { optionalJsonBody } from '../middleware.js'
 import { router } from '../router.js'
 import {
   authErrors,
@@ -97,7 +96,6 @@ const startHibernation = createRoute({
   tags,
   security,
   summary: 'Start a hibernation for a user',
-  middleware: [optionalJsonBody] as const,
   request: {
     params: UserIdParam,
     body: { required: false, content: { 'application/json': { schema: HibernationBody } } },

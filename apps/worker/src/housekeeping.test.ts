@@ -1,0 +1,34 @@
+import { closeDb, createUser, type Db, eventsPrunedThrough, latestEventId, openDb, setPermissions } from '@dormant/db'
+import { tempDbPath } from '@dormant/testing'
+import { afterEach, expect, test } from 'vitest'
+import { housekeep } from './housekeeping.js'
+
+let db: Db
+afterEach(() => closeDb(db))
+
+test('prunes in bounded batches, letting the event loop run between them', async () => {
+  db = openDb(tempDbPath())
+  const created = createUser(db, { email: 'a@example.com', passwordHash: 'x', permissions: [] })
+  if ('error' in created) throw new Error(created.error)
+  for (let i = 0; i < 45; i++) setPermissions(db, created.user.id, i % 2 ? ['reports.view'] : [])
+  const last = latestEventId(db)
+  const options = { retentionMs: 1000, intervalMs: 100, batch: 10 }
+  // The first round only marks: nothing is a retention old by the housekeeper's own clock yet.
+  expect((await housekeep(db, options, 1_000)).events).toBe(0)
+
+  // What other work sees while the next round runs: the boundary moving a batch at a time.
+  const seen: number[] = []
+  let watching = true
+  const watch = () => {
+    if (!watching) return
+    seen.push(eventsPrunedThrough(db))
+    setImmediate(watch)
+  }
+  setImmediate(watch)
+  const done = await housekeep(db, options, 2_000)
+  watching = false
+  expect(done.events).toBe(last)
+  expect(eventsPrunedThrough(db)).toBe(last)
+  const steps = [...new Set(seen)].filter((v) => v > 0 && v < last)
+  expect(steps.length).toBeGreaterThanOrEqual(3)
+})
