@@ -10,6 +10,8 @@ export type Rng = {
   int(min: number, max: number): number
   pick<T>(items: readonly T[]): T
   chance(p: number): boolean
+  /** One of `items`, each as likely as its weight. */
+  weighted<T>(items: readonly (readonly [number, T])[]): T
   /** An independent stream for `label`, derived from this one's seed. */
   fork(label: string): Rng
 }
@@ -43,6 +45,17 @@ export const createRng = (seed: number): Rng => {
       return items[Math.floor(next() * items.length)] as (typeof items)[number]
     },
     chance: (p) => next() < p,
+    weighted: (items) => {
+      const total = items.reduce((sum, [w]) => sum + w, 0)
+      let roll = next() * total
+      for (const [w, item] of items) {
+        roll -= w
+        if (roll < 0) return item
+      }
+      const last = items.at(-1)
+      if (!last) throw new Error('weighted pick from an empty list')
+      return last[1]
+    },
     fork: (label) => createRng(hash(label, seed)),
   }
   return rng

@@ -1,0 +1,51 @@
+import type { Violation } from './history.js'
+import type { FaultLog } from './nemesis.js'
+import type { Member } from './topology.js'
+
+const table = (title: string, rows: [string, string | number][]) => {
+  const width = Math.max(title.length, ...rows.map(([k]) => k.length))
+  const lines = [`${title.padEnd(width)}  count`, `${'-'.repeat(width)}  -----`]
+  for (const [k, v] of rows) lines.push(`${k.padEnd(width)}  ${v}`)
+  if (rows.length === 0) lines.push(`${'(none)'.padEnd(width)}  0`)
+  return lines.join('\n')
+}
+
+const sorted = (m: Map<string, number>) => [...m].sort(([a], [b]) => a.localeCompare(b))
+const tally = (keys: string[]) => {
+  const m = new Map<string, number>()
+  for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1)
+  return m
+}
+const spread = (values: number[]) => {
+  if (values.length === 0) return '-'
+  const s = [...values].sort((a, b) => a - b)
+  return `min ${s[0]} / median ${s[Math.floor(s.length / 2)]} / max ${s.at(-1)} ms`
+}
+
+/** The end-of-run summary: operations, faults, recovery, memory, violations. */
+export const summary = (input: {
+  ops: Map<string, number>
+  faults: FaultLog[]
+  members: Member[]
+  violations: Violation[]
+  streams: number
+  frames: number
+}) => {
+  const faultKinds = tally(input.faults.map((f) => f.kind))
+  const recovery = [...faultKinds.keys()].map((k): [string, string] => [
+    k,
+    spread(input.faults.filter((f) => f.kind === k).map((f) => f.recoveredMs)),
+  ])
+  const ready = input.members.map((m): [string, string] => [
+    m.name,
+    `${spread(m.readyMs.slice(1))}; max RSS ${Math.round(m.maxRss / 1048576)} MB`,
+  ])
+  return [
+    table('operation', sorted(input.ops)),
+    `streams opened ${input.streams}, frames recorded ${input.frames}`,
+    table('fault', sorted(faultKinds)),
+    table('fault duration (fault to healed)', recovery),
+    table('process: restart to ready; memory', ready),
+    table('violation', sorted(tally(input.violations.map((v) => v.kind)))),
+  ].join('\n\n')
+}
