@@ -176,6 +176,8 @@ describe('each violation kind is detected', () => {
     expect(kinds(history([prompt], { revocations }), db)).toEqual(['revocation'])
     const leftOpen = { ...aliceStream(), closedAt: revokedAt + 10_000, closedBy: 'client' as const }
     expect(kinds(history([leftOpen], { revocations }))).toEqual(['revocation'])
+    // A stalled client cannot see the close; it is judged on what it received.
+    expect(kinds(history([{ ...leftOpen, stalled: true }], { revocations }))).toEqual([])
     const after = { ...prompt, openedAt: revokedAt + 1 }
     expect(kinds(history([after], { revocations }))).toEqual(['revocation'])
   })

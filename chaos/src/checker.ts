@@ -179,6 +179,8 @@ const checkRevocations = (history: History, events: Map<number, DbEvent>): Viola
         }
       }
       // Closed by the client after the revocation means the server never ended it.
+      // A stalled client does not read, so it cannot see the server's close: only its frames count.
+      if (conn.stalled) continue
       const closed = conn.closedAt ?? Number.POSITIVE_INFINITY
       const end = conn.closedBy === 'client' && closed > r.returnedAt ? Number.POSITIVE_INFINITY : closed
       if (end > r.returnedAt + bound + REVOCATION_SLACK_MS) {

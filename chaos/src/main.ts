@@ -122,7 +122,10 @@ const history: History = {
   finalDeadlineMs: FINAL_DEADLINE_MS,
 }
 const violations = check(history, db.read())
-writeFileSync(join(logDir, 'history.json'), JSON.stringify({ seed, history, violations }, null, 1))
+writeFileSync(
+  join(logDir, 'history.json'),
+  JSON.stringify({ seed, faults: nemesis.faults, history, violations }, null, 1),
+)
 process.stdout.write(
   `\n${summary({
     ops: workload.record.ops,

@@ -10,7 +10,7 @@ const CATALOGUE = ['hibernation.self', 'transactions.read', 'reports.view', 'rep
 const REVOKED_WATCH_MS = 10_000
 const MAX_STALLED = 3
 
-type Outcome = 'ok' | 'conflict' | 'refused' | 'error'
+type Outcome = 'ok' | 'conflict' | 'forbidden' | 'refused' | `status ${number}`
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Records of a workload run, filled while it runs. */
@@ -67,7 +67,15 @@ export const createWorkload = (topo: Topology, rng: Rng, opts: { users: number }
     }
   }
   const outcome = (status: number): Outcome =>
-    status >= 200 && status < 300 ? 'ok' : status === 409 ? 'conflict' : status === 0 ? 'refused' : 'error'
+    status >= 200 && status < 300
+      ? 'ok'
+      : status === 409
+        ? 'conflict'
+        : status === 403
+          ? 'forbidden'
+          : status === 0
+            ? 'refused'
+            : `status ${status}`
 
   /** Signs in, retrying through faults until it works or the run stops. */
   const login = async (r: Rng, email: string, password: string) => {
