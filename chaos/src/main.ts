@@ -15,6 +15,7 @@ import { ADMIN, createWorkload } from './workload.js'
 /** Documented in docs/reliability.md: no API or worker may exceed this RSS during a run. */
 export const RSS_BOUND_BYTES = 300 * 1048576
 const FINAL_DEADLINE_MS = 10_000
+const EVENTS_RETENTION_MS = 20_000
 const DRAIN_TIMEOUT_MS = 30_000
 
 const say = (line: string) => process.stdout.write(`[chaos] ${line}\n`)
@@ -58,6 +59,8 @@ const env: Record<string, string> = {
   ADMIN_PASSWORD: ADMIN.password,
   LOGIN_LIMIT_PER_ADDRESS: '1000000',
   LOGIN_LIMIT_PER_ACCOUNT: '1000000',
+  // Short retention: reconnects from old ids meet pruned events and must get a reset snapshot.
+  EVENTS_RETENTION_MS: String(EVENTS_RETENTION_MS),
   LOG_LEVEL: 'info',
 }
 const apis = rng.int(2, 3)
@@ -74,6 +77,7 @@ const started = Date.now()
 await workload.start()
 nemesis.start()
 const opsTotal = () => [...workload.record.ops.values()].reduce((a, b) => a + b, 0)
+const archiver = setInterval(() => db.archive(), 1000)
 const progress = setInterval(() => {
   const s = Math.round((Date.now() - started) / 1000)
   const last = nemesis.faults.at(-1)
@@ -108,6 +112,7 @@ const lastRevocation = Math.max(0, ...workload.record.revocations.map((r) => r.r
 await sleep(Math.max(0, lastRevocation + 2 * SETTINGS.SSE_HEARTBEAT_MS + REVOCATION_SLACK_MS + 100 - Date.now()))
 workload.closeAll()
 await topo.shutdown()
+clearInterval(archiver)
 
 const history: History = {
   heartbeatMs: SETTINGS.SSE_HEARTBEAT_MS,
