@@ -128,21 +128,24 @@ export const createWorkload = (topo: Topology, rng: Rng, opts: { users: number }
   }
 
   const actor = async (i: number, userId: string, email: string, neverReads: boolean) => {
+    // Decisions come from `r`; API picks, sign-in retries and reconnect delays from `net`,
+    // whose draws depend on faults: so a replay makes the same decisions in the same order.
     const r = rng.fork(`user${i}`)
+    const net = rng.fork(`user${i}-net`)
     const client = `user${i}`
-    let cookie = await login(r, email, PASSWORD)
+    let cookie = await login(net, email, PASSWORD)
     const seen: string[] = []
     let current: StreamHandle | undefined
     let known: { id: string; endsAt: number } | undefined
 
     const connect = (lastEventId: string | undefined) => {
-      const handle = stream(client, userId, cookie, lastEventId, r, (f) => f.id !== undefined && seen.push(f.id))
+      const handle = stream(client, userId, cookie, lastEventId, net, (f) => f.id !== undefined && seen.push(f.id))
       current = handle
       const onEnd = async () => {
         if (current !== handle || finished) return
-        await sleep(r.int(100, 800))
+        await sleep(net.int(100, 800))
         if (current !== handle || finished) return
-        if (handle.conn.status === 401) cookie = await login(r, email, PASSWORD)
+        if (handle.conn.status === 401) cookie = await login(net, email, PASSWORD)
         connect(handle.conn.status === 401 ? undefined : seen.at(-1))
       }
       void handle.ended.then(onEnd)
@@ -154,7 +157,13 @@ export const createWorkload = (topo: Topology, rng: Rng, opts: { users: number }
         2,
         async () => {
           const choice = r.next()
-          const from = choice < 0.25 || seen.length === 0 ? undefined : choice < 0.75 ? r.pick(seen) : seen.at(-1)
+          const point = r.next()
+          const from =
+            choice < 0.25 || seen.length === 0
+              ? undefined
+              : choice < 0.75
+                ? seen[Math.floor(point * seen.length)]
+                : seen.at(-1)
           const old = current
           current = undefined
           old?.close()
@@ -166,11 +175,12 @@ export const createWorkload = (topo: Topology, rng: Rng, opts: { users: number }
         3,
         async () => {
           const self = r.chance(0.5)
+          const durationMs = r.int(1000, 5000)
           const res = self
-            ? await call(r, '/api/me/hibernation', { method: 'POST', cookie })
-            : await adminCall(r, `/api/users/${userId}/hibernation`, {
+            ? await call(net, '/api/me/hibernation', { method: 'POST', cookie })
+            : await adminCall(net, `/api/users/${userId}/hibernation`, {
                 method: 'POST',
-                json: { durationMs: r.int(1000, 5000) },
+                json: { durationMs },
               })
           count(self ? 'hibernate.self' : 'hibernate.admin', outcome(res.status))
           const h = (res.body.user as { hibernation?: { id: string; endsAt: string } } | undefined)?.hibernation
@@ -181,13 +191,15 @@ export const createWorkload = (topo: Topology, rng: Rng, opts: { users: number }
       [
         2,
         async () => {
-          const race = known !== undefined && r.chance(0.4)
-          if (race && known) await sleep(Math.max(0, known.endsAt + r.int(-150, 50) - Date.now()))
+          const racing = r.chance(0.4)
+          const offset = r.int(-150, 50)
+          const race = known !== undefined && racing
+          if (race && known) await sleep(Math.max(0, known.endsAt + offset - Date.now()))
           const self = r.chance(0.5)
           const target = known
           const res = self
-            ? await call(r, '/api/me/hibernation', { method: 'DELETE', cookie })
-            : await adminCall(r, `/api/users/${userId}/hibernation`, { method: 'DELETE' })
+            ? await call(net, '/api/me/hibernation', { method: 'DELETE', cookie })
+            : await adminCall(net, `/api/users/${userId}/hibernation`, { method: 'DELETE' })
           count(race ? 'cancel.racing' : 'cancel', outcome(res.status))
           if (res.status === 200 && target)
             record.cancels.push({ userId, hibernationId: target.id, returnedAt: Date.now() })
@@ -198,7 +210,7 @@ export const createWorkload = (topo: Topology, rng: Rng, opts: { users: number }
         2,
         async () => {
           const names = CATALOGUE.filter((p) => !(neverReads && p === 'transactions.read') && r.chance(0.6))
-          const res = await adminCall(r, `/api/users/${userId}/permissions`, {
+          const res = await adminCall(net, `/api/users/${userId}/permissions`, {
             method: 'PUT',
             json: { permissions: names },
           })
@@ -208,14 +220,14 @@ export const createWorkload = (topo: Topology, rng: Rng, opts: { users: number }
       [
         0.5,
         async () => {
-          const res = await call(r, '/api/auth/logout', { method: 'POST', cookie })
+          const res = await call(net, '/api/auth/logout', { method: 'POST', cookie })
           count('logout', outcome(res.status))
           if (res.status !== 204) return
           record.revocations.push({ userId, cookie, returnedAt: Date.now() })
           const revoked = current
           current = undefined
           if (revoked) setTimeout(() => revoked.close(), REVOKED_WATCH_MS).unref()
-          cookie = await login(r, email, PASSWORD)
+          cookie = await login(net, email, PASSWORD)
           connect(seen.at(-1))
         },
       ],
@@ -224,7 +236,7 @@ export const createWorkload = (topo: Topology, rng: Rng, opts: { users: number }
         async () => {
           if (stalled >= MAX_STALLED) return
           stalled += 1
-          const handle = stream(`${client}-stalled${stalled}`, userId, cookie, undefined, r)
+          const handle = stream(`${client}-stalled${stalled}`, userId, cookie, undefined, net)
           await handle.opened
           handle.stall()
           count('stall', 'ok')
