@@ -97,7 +97,13 @@ describe('a clean history', () => {
       id: 4,
       frames: aliceStream().frames.filter((f) => f.event !== 'transaction.created'),
     }
-    expect(check(history([aliceStream(), replay, reset, filtered]), dbState())).toEqual([])
+    // The snapshot read the database after event 3 committed, before the process heard of it.
+    const ahead: Connection = {
+      ...aliceStream(),
+      id: 5,
+      frames: [frame(1, 'snapshot', { user: user('alice', 2) }), upd(3, 'alice', 2), upd(5, 'alice', 3)],
+    }
+    expect(check(history([aliceStream(), replay, reset, filtered, ahead]), dbState())).toEqual([])
   })
 })
 
@@ -130,8 +136,12 @@ describe('each violation kind is detected', () => {
     expect(kinds(history([repeated]))).toContain('order')
     const gap = { ...base, frames: base.frames.filter((f) => f.id !== '5') }
     expect(kinds(history([gap]))).toEqual(['order'])
-    const stale = { ...base, frames: [frame(5, 'snapshot', { user: user('alice', 3) }), upd(8, 'alice', 3)] }
+    const stale = { ...base, frames: [frame(5, 'snapshot', { user: user('alice', 3) }), upd(5, 'alice', 3)] }
     expect(kinds(history([stale], { finalClients: [] }))).toEqual(['order'])
+    const older = { ...base, frames: [frame(1, 'snapshot', { user: user('alice', 3) }), upd(3, 'alice', 2)] }
+    expect(kinds(history([older], { finalClients: [] }))).toEqual(['order'])
+    const altered = { ...base, frames: [...base.frames.slice(0, 5), upd(8, 'alice', 5)] }
+    expect(kinds(history([altered], { finalClients: [] }))).toEqual(['order', 'order'])
     const phantom = { ...base, frames: [...base.frames, upd(99, 'alice', 5)] }
     expect(kinds(history([phantom], { finalClients: [] }))).toEqual(['order'])
   })

@@ -90,6 +90,9 @@ const checkStream = (history: History, conn: Connection, db: DbState, events: Ma
   const never = new Set(history.neverReadTransactions)
   let lastPos = -1
   let version: number | undefined
+  // A snapshot that carries an id is read from the database, which can be ahead of the
+  // process's position (its id): events up to its version may follow it once more.
+  let snapshotAhead: number | undefined
   for (const f of conn.frames) {
     if (f.id !== undefined) {
       const pos = position(f.id)
@@ -104,8 +107,9 @@ const checkStream = (history: History, conn: Connection, db: DbState, events: Ma
       const reset = (f.data as { reset?: boolean }).reset === true
       // A replay snapshot shows the state now, ahead of the replay: the baseline is the
       // version as of Last-Event-ID, which the database tells.
-      version =
-        conn.lastEventId === undefined || reset ? user?.version : versionAt(db, conn.userId, position(conn.lastEventId))
+      const current = conn.lastEventId === undefined || reset
+      version = current ? user?.version : versionAt(db, conn.userId, position(conn.lastEventId ?? '0'))
+      snapshotAhead = current && f.id !== undefined ? user?.version : undefined
       continue
     }
     if (f.id === undefined) continue
@@ -122,10 +126,22 @@ const checkStream = (history: History, conn: Connection, db: DbState, events: Ma
       out.push({ kind: 'isolation', detail: at(f, 'transaction.created to a user without transactions.read') })
     }
     if (f.event !== 'user.updated' || user?.version === undefined) continue
+    const committed = (row.data as { user?: UserJson }).user?.version
+    if (committed !== user.version) {
+      out.push({ kind: 'order', detail: at(f, `carries version ${user.version}, committed as ${committed}`) })
+    }
+    if (snapshotAhead !== undefined && user.version <= snapshotAhead) {
+      // The same state again is harmless; an older one makes the client show stale state.
+      if (user.version < snapshotAhead) {
+        out.push({ kind: 'order', detail: at(f, `version ${user.version} after a snapshot at ${snapshotAhead}`) })
+      }
+      continue
+    }
+    snapshotAhead = undefined
     if (version !== undefined && user.version !== version + 1) {
       const what =
         user.version <= version
-          ? `version ${user.version} after ${version} (stale or repeated state)`
+          ? `version ${user.version} after ${version} (stale or repeated)`
           : `version ${user.version} after ${version} (versions in between missing)`
       out.push({ kind: 'order', detail: at(f, what) })
     }
