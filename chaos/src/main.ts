@@ -8,7 +8,7 @@ import { BackendUnavailable, type DbKind, type ProvisionedDb, provisionDb } from
 import type { History } from './history.js'
 import { createNemesis } from './nemesis.js'
 import { createRng } from './prng.js'
-import { summary } from './report.js'
+import { coverage, summary } from './report.js'
 import { SETTINGS, startTopology } from './topology.js'
 import { ADMIN, createWorkload } from './workload.js'
 
@@ -137,8 +137,7 @@ process.stdout.write(
     faults: nemesis.faults,
     members: topo.members,
     violations,
-    streams: workload.record.connections.length,
-    frames: workload.frames(),
+    coverage: coverage(history),
   })}\n\n`,
 )
 const shown = new Map<string, number>()

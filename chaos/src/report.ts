@@ -1,4 +1,4 @@
-import type { Violation } from './history.js'
+import type { History, Violation } from './history.js'
 import type { FaultLog } from './nemesis.js'
 import type { Member } from './topology.js'
 
@@ -28,8 +28,8 @@ export const summary = (input: {
   faults: FaultLog[]
   members: Member[]
   violations: Violation[]
-  streams: number
-  frames: number
+  /** What the checker had to work on: streams by opening, cancels and revocations judged. */
+  coverage: [string, number][]
 }) => {
   const faultKinds = tally(input.faults.map((f) => f.kind))
   const recovery = [...faultKinds.keys()].map((k): [string, string] => [
@@ -42,10 +42,27 @@ export const summary = (input: {
   ])
   return [
     table('operation', sorted(input.ops)),
-    `streams opened ${input.streams}, frames recorded ${input.frames}`,
+    table('checked', input.coverage),
     table('fault', sorted(faultKinds)),
     table('fault duration (fault to healed)', recovery),
     table('process: restart to ready; memory', ready),
     table('violation', sorted(tally(input.violations.map((v) => v.kind)))),
   ].join('\n\n')
+}
+
+/** How many streams opened fresh, by replay and with a reset, and what else the checker judged. */
+export const coverage = (history: History): [string, number][] => {
+  const opened = (c: History['connections'][number]) => {
+    const first = c.frames[0]
+    if (!first) return c.status === 200 ? 'streams: no frame' : `streams: refused (${c.status || 'no answer'})`
+    if (c.lastEventId === undefined) return 'streams: fresh snapshot'
+    return (first.data as { reset?: boolean }).reset ? 'streams: reset snapshot' : 'streams: replay'
+  }
+  const counts = tally(history.connections.map(opened))
+  return [
+    ...sorted(counts),
+    ['frames', history.connections.reduce((sum, c) => sum + c.frames.length, 0)],
+    ['cancels that returned 200', history.cancels.length],
+    ['revocations (logout returned 204)', history.revocations.length],
+  ]
 }
