@@ -1,4 +1,5 @@
 import type { Cancel, Connection, Frame, Revocation } from './history.js'
+import { type CallInit, callApi, type Outcome, outcome } from './http.js'
 import type { Rng } from './prng.js'
 import { openStream, type StreamHandle } from './sse.js'
 import type { Topology } from './topology.js'
@@ -10,7 +11,6 @@ const CATALOGUE = ['hibernation.self', 'transactions.read', 'reports.view', 'rep
 const REVOKED_WATCH_MS = 10_000
 const MAX_STALLED = 3
 
-type Outcome = 'ok' | 'conflict' | 'forbidden' | 'refused' | `status ${number}`
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Records of a workload run, filled while it runs. */
@@ -46,36 +46,7 @@ export const createWorkload = (topo: Topology, rng: Rng, opts: { users: number }
   let stalled = 0
   const handles = new Set<StreamHandle>()
 
-  /** One HTTP call to one API picked at random; status 0 when it could not be reached. */
-  const call = async (r: Rng, path: string, init: { method?: string; cookie?: string; json?: unknown } = {}) => {
-    const api = r.pick(topo.apis)
-    const headers: Record<string, string> = {}
-    if (init.cookie) headers.cookie = init.cookie
-    if (init.json !== undefined) headers['content-type'] = 'application/json'
-    try {
-      const res = await fetch(`${topo.apiUrl(api)}${path}`, {
-        method: init.method ?? 'GET',
-        headers,
-        body: init.json === undefined ? undefined : JSON.stringify(init.json),
-        signal: AbortSignal.timeout(5000),
-      })
-      const text = await res.text()
-      const body = text ? (JSON.parse(text) as Record<string, unknown>) : {}
-      return { status: res.status, body, cookie: res.headers.getSetCookie()[0]?.split(';')[0] }
-    } catch {
-      return { status: 0, body: {} as Record<string, unknown>, cookie: undefined }
-    }
-  }
-  const outcome = (status: number): Outcome =>
-    status >= 200 && status < 300
-      ? 'ok'
-      : status === 409
-        ? 'conflict'
-        : status === 403
-          ? 'forbidden'
-          : status === 0
-            ? 'refused'
-            : `status ${status}`
+  const call = (r: Rng, path: string, init: CallInit = {}) => callApi(topo.apiUrl(r.pick(topo.apis)), path, init)
 
   /** Signs in, retrying through faults until it works or the run stops. */
   const login = async (r: Rng, email: string, password: string) => {
