@@ -4,7 +4,7 @@ import { waitFor } from '@dormant/testing'
 import { afterEach, expect, test } from 'vitest'
 import { startProxy, type TcpProxy } from './proxy.js'
 
-const cleanup: (() => Promise<unknown> | void)[] = []
+const cleanup: (() => unknown)[] = []
 afterEach(async () => {
   for (const fn of cleanup.splice(0)) await fn()
 })

@@ -7,7 +7,7 @@ import { openStream } from './sse.js'
 
 let respond: (res: ServerResponse, headers: Record<string, string | undefined>) => void = () => {}
 const server = createServer((req, res) =>
-  respond(res, { cookie: req.headers.cookie, last: req.headers['last-event-id'] }),
+  respond(res, { cookie: req.headers.cookie, last: String(req.headers['last-event-id']) }),
 )
 server.listen(0, '127.0.0.1')
 await once(server, 'listening')
