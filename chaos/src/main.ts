@@ -1,5 +1,4 @@
 import { randomInt } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { tempDir, waitFor } from '@dormant/testing'
@@ -9,6 +8,7 @@ import type { History } from './history.js'
 import { createNemesis } from './nemesis.js'
 import { createRng } from './prng.js'
 import { coverage, summary } from './report.js'
+import { recheck, saveRun } from './saved.js'
 import { SETTINGS, startTopology } from './topology.js'
 import { ADMIN, createWorkload } from './workload.js'
 
@@ -26,13 +26,22 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '120' },
     seed: { type: 'string' },
     db: { type: 'string', default: 'sqlite' },
+    check: { type: 'string' },
   },
 })
+if (values.check) {
+  const { seed, violations } = recheck(values.check)
+  for (const v of violations) say(`VIOLATION ${v.kind}: ${v.detail}`)
+  say(`${violations.length} violations in the saved run of seed ${seed}`)
+  process.exit(violations.length ? 1 : 0)
+}
 const seconds = Number(values.seconds)
 const seed = values.seed === undefined ? randomInt(2 ** 31) : Number(values.seed)
 const kind = values.db as DbKind
 if (!Number.isInteger(seed) || !(seconds > 0) || !['sqlite', 'postgres'].includes(kind)) {
-  process.stderr.write('usage: npm run chaos -- [--seconds N] [--seed S] [--db sqlite|postgres]\n')
+  process.stderr.write(
+    'usage: npm run chaos -- [--seconds N] [--seed S] [--db sqlite|postgres] | --check <history.json>\n',
+  )
   process.exit(2)
 }
 const replay = `npm run chaos -- --seconds ${seconds} --seed ${seed} --db ${kind}`
@@ -126,11 +135,9 @@ const history: History = {
   finalClients: workload.record.actors,
   finalDeadlineMs: FINAL_DEADLINE_MS,
 }
-const violations = check(history, db.read())
-writeFileSync(
-  join(logDir, 'history.json'),
-  JSON.stringify({ seed, faults: nemesis.faults, history, violations }, null, 1),
-)
+const finalState = db.read()
+const violations = check(history, finalState)
+saveRun(join(logDir, 'history.json'), { seed, faults: nemesis.faults, history, db: finalState, violations })
 process.stdout.write(
   `\n${summary({
     ops: workload.record.ops,
