@@ -116,7 +116,11 @@ export const createWorkload = (topo: Topology, rng: Rng, opts: { users: number }
         if (current !== handle || finished) return
         await sleep(net.int(100, 800))
         if (current !== handle || finished) return
-        if (handle.conn.status === 401) cookie = await login(net, email, PASSWORD)
+        if (handle.conn.status === 401) {
+          cookie = await login(net, email, PASSWORD)
+          // A logout may have replaced the stream while this sign-in waited.
+          if (current !== handle || finished) return
+        }
         connect(handle.conn.status === 401 ? undefined : seen.at(-1))
       }
       void handle.ended.then(onEnd)
