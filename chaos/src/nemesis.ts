@@ -7,10 +7,17 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export type FaultLog = { kind: string; target: string; at: number; recoveredMs: number }
 
+/** A fault with every random parameter already drawn, so concurrent faults replay alike. */
+type Plan = { kind: string; target: string; run(): Promise<void> }
+
+/** Of faults run together, this share is a pair on two different targets. */
+const PAIRED = 0.3
+
 /**
- * One fault at a time, each healed before the next: a process killed (-9) or stopped
- * (SIGTERM) and restarted after a pause, Redis restarted or flushed, one process cut off
- * from Redis for a while. The workload's stalled clients are the remaining fault.
+ * Faults healed before the next ones start, sometimes two at once on different targets (a
+ * partition during a kill is where single-fault tests never look): a process killed (-9) or
+ * stopped (SIGTERM) and restarted after a pause, Redis restarted or flushed, one process cut
+ * off from Redis for a while. The workload's stalled clients are the remaining fault.
  */
 export const createNemesis = (topo: Topology, rng: Rng) => {
   const r = rng.fork('nemesis')
@@ -18,55 +25,85 @@ export const createNemesis = (topo: Topology, rng: Rng) => {
   let stopping = false
   let loop: Promise<void> | undefined
 
-  const restartAfterPause = async (m: Member, signal: 'SIGKILL' | 'SIGTERM') => {
-    await topo.stop(m, signal)
-    await sleep(r.int(300, 4000))
-    await topo.start(m)
+  const restart = (kind: string, members: Member[], signal: 'SIGKILL' | 'SIGTERM') => (): Plan => {
+    const m = r.pick(members)
+    const pause = r.int(300, 4000)
+    return {
+      kind,
+      target: m.name,
+      run: async () => {
+        await topo.stop(m, signal)
+        await sleep(pause)
+        await topo.start(m)
+      },
+    }
   }
 
-  const kinds: [string, number, () => Promise<string>][] = [
-    ['kill -9 api', 3, async () => pickDo(topo.apis, (m) => restartAfterPause(m, 'SIGKILL'))],
-    ['sigterm api', 2, async () => pickDo(topo.apis, (m) => restartAfterPause(m, 'SIGTERM'))],
-    ['kill -9 worker', 2, async () => pickDo(topo.workers, (m) => restartAfterPause(m, 'SIGKILL'))],
-    ['sigterm worker', 2, async () => pickDo(topo.workers, (m) => restartAfterPause(m, 'SIGTERM'))],
+  const kinds: [number, () => Plan][] = [
+    [3, restart('kill -9 api', topo.apis, 'SIGKILL')],
+    [2, restart('sigterm api', topo.apis, 'SIGTERM')],
+    [2, restart('kill -9 worker', topo.workers, 'SIGKILL')],
+    [2, restart('sigterm worker', topo.workers, 'SIGTERM')],
     [
-      'redis restart',
       1.5,
-      async () => {
-        if (r.chance(0.5)) await topo.redis.kill()
-        else await topo.redis.stop()
-        await sleep(r.int(300, 3000))
-        await topo.redis.start()
-        return 'redis'
+      () => {
+        const crash = r.chance(0.5)
+        const pause = r.int(300, 3000)
+        return {
+          kind: 'redis restart',
+          target: 'redis',
+          run: async () => {
+            await (crash ? topo.redis.kill() : topo.redis.stop())
+            await sleep(pause)
+            await topo.redis.start()
+          },
+        }
       },
     ],
     [
-      'redis flushall',
       1,
-      async () => {
-        const redis = new Redis(topo.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 })
-        await redis.connect()
-        await redis.flushall()
-        redis.disconnect()
-        return 'redis'
-      },
+      () => ({
+        kind: 'redis flushall',
+        target: 'redis',
+        run: async () => {
+          const redis = new Redis(topo.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 })
+          try {
+            await redis.connect()
+            await redis.flushall()
+          } finally {
+            redis.disconnect()
+          }
+        },
+      }),
     ],
     [
-      'partition',
       2.5,
-      async () =>
-        pickDo(topo.members, async (m) => {
-          const mode: PartitionMode = r.chance(0.5) ? 'refuse' : 'blackhole'
-          m.proxy.partition(mode)
-          await sleep(r.int(1500, 8000))
-          m.proxy.heal()
-        }),
+      () => {
+        const m = r.pick(topo.members)
+        const mode: PartitionMode = r.chance(0.5) ? 'refuse' : 'blackhole'
+        const duration = r.int(1500, 8000)
+        return {
+          kind: `partition (${mode})`,
+          target: m.name,
+          run: async () => {
+            m.proxy.partition(mode)
+            await sleep(duration)
+            m.proxy.heal()
+          },
+        }
+      },
     ],
   ]
-  const pickDo = async (members: Member[], fault: (m: Member) => Promise<void>) => {
-    const m = r.pick(members)
-    await fault(m)
-    return m.name
+
+  const execute = async (plan: Plan) => {
+    const at = Date.now()
+    try {
+      await plan.run()
+      faults.push({ kind: plan.kind, target: plan.target, at, recoveredMs: Date.now() - at })
+    } catch (err) {
+      process.stdout.write(`[chaos] ${plan.kind} on ${plan.target} did not recover: ${String(err).slice(0, 500)}\n`)
+      faults.push({ kind: `${plan.kind} (not recovered)`, target: plan.target, at, recoveredMs: Date.now() - at })
+    }
   }
 
   return {
@@ -76,19 +113,15 @@ export const createNemesis = (topo: Topology, rng: Rng) => {
         while (!stopping) {
           await sleep(r.int(1000, 5000))
           if (stopping) break
-          const [kind, , run] = r.weighted(kinds.map((k) => [k[1], k] as const))
-          const at = Date.now()
-          try {
-            const target = await run()
-            faults.push({ kind, target, at, recoveredMs: Date.now() - at })
-          } catch (err) {
-            process.stdout.write(`[chaos] ${kind} did not recover: ${String(err).slice(0, 500)}\n`)
-            faults.push({ kind: `${kind} (not recovered)`, target: '?', at, recoveredMs: Date.now() - at })
-          }
+          const first = r.weighted(kinds)()
+          const paired = r.chance(PAIRED)
+          const second = r.weighted(kinds)()
+          // Two faults on one target would race each other's restart: run the first alone then.
+          await Promise.all([first, ...(paired && second.target !== first.target ? [second] : [])].map(execute))
         }
       })()
     },
-    /** Lets the fault in progress heal, then stops. */
+    /** Lets the faults in progress heal, then stops. */
     stop: async () => {
       stopping = true
       await loop
