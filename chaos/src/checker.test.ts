@@ -103,7 +103,19 @@ describe('a clean history', () => {
       id: 5,
       frames: [frame(1, 'snapshot', { user: user('alice', 2) }), upd(3, 'alice', 2), upd(5, 'alice', 3)],
     }
-    expect(check(history([aliceStream(), replay, reset, filtered, ahead]), dbState())).toEqual([])
+    // A snapshot in the middle of a stream (a process that lost its place) is a new baseline.
+    const midReset: Connection = {
+      ...aliceStream(),
+      id: 6,
+      lastEventId: '1',
+      frames: [
+        frame(undefined, 'snapshot', { user: user('alice', 4) }),
+        upd(3, 'alice', 2),
+        frame(6, 'snapshot', { user: user('alice', 3) }),
+        upd(8, 'alice', 4),
+      ],
+    }
+    expect(check(history([aliceStream(), replay, reset, filtered, ahead, midReset]), dbState())).toEqual([])
   })
 })
 

@@ -107,7 +107,8 @@ const checkStream = (history: History, conn: Connection, db: DbState, events: Ma
       const reset = (f.data as { reset?: boolean }).reset === true
       // A replay snapshot shows the state now, ahead of the replay: the baseline is the
       // version as of Last-Event-ID, which the database tells.
-      const current = conn.lastEventId === undefined || reset
+      // Only the opening snapshot of a replay precedes it; any later one is the state now.
+      const current = conn.lastEventId === undefined || reset || f !== conn.frames[0]
       version = current ? user?.version : versionAt(db, conn.userId, position(conn.lastEventId ?? '0'))
       snapshotAhead = current && f.id !== undefined ? user?.version : undefined
       continue
