@@ -38,14 +38,14 @@ export const summary = (input: {
   ])
   const ready = input.members.map((m): [string, string] => [
     m.name,
-    `${spread(m.readyMs.slice(1))}; max RSS ${Math.round(m.maxRss / 1048576)} MB`,
+    `ready ${spread(m.readyMs.slice(1))}; SIGTERM to exit ${spread(m.termMs)}; max RSS ${Math.round(m.maxRss / 1048576)} MB`,
   ])
   return [
     table('operation', sorted(input.ops)),
     table('checked', input.coverage),
     table('fault', sorted(faultKinds)),
     table('fault duration (fault to healed)', recovery),
-    table('process: restart to ready; memory', ready),
+    table('process: restart, stop, memory', ready),
     table('violation', sorted(tally(input.violations.map((v) => v.kind)))),
   ].join('\n\n')
 }

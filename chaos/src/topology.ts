@@ -14,6 +14,8 @@ export type Member = {
   maxRss: number
   /** Milliseconds from each (re)spawn to ready. */
   readyMs: number[]
+  /** Milliseconds from each SIGTERM to exit (G7: a graceful stop, not the 15 s SIGKILL). */
+  termMs: number[]
 }
 
 export type Topology = {
@@ -54,6 +56,7 @@ export const startTopology = async (opts: {
     proc: undefined,
     maxRss: 0,
     readyMs: [],
+    termMs: [],
   })
   const apis = await Promise.all(Array.from({ length: opts.apis }, (_, i) => member('api', i)))
   const workers = await Promise.all(Array.from({ length: opts.workers }, (_, i) => member('worker', i)))
@@ -77,8 +80,10 @@ export const startTopology = async (opts: {
     const proc = m.proc
     if (!proc) return
     const timer = setTimeout(() => proc.child.kill('SIGKILL'), 15_000)
+    const began = Date.now()
     await proc.signal(signal)
     clearTimeout(timer)
+    if (signal === 'SIGTERM') m.termMs.push(Date.now() - began)
     saveLog(m)
     m.proc = undefined
   }
