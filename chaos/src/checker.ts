@@ -186,16 +186,17 @@ const checkRevocations = (history: History, events: Map<number, DbEvent>): Viola
         out.push({ kind: 'revocation', detail: `${where}: opened after the revocation` })
         continue
       }
-      for (const f of conn.frames) {
-        const row = f.id === undefined || f.event === 'snapshot' ? undefined : events.get(position(f.id))
-        if (row && row.createdAt > r.returnedAt + bound) {
-          out.push({
-            kind: 'revocation',
-            detail: `${where}: delivered event ${row.id} committed ${row.createdAt - r.returnedAt} ms after it`,
-          })
-        }
+      const late = conn.frames
+        .map((f) => (f.id === undefined || f.event === 'snapshot' ? undefined : events.get(position(f.id))))
+        .filter((row): row is DbEvent => row !== undefined && row.createdAt > r.returnedAt + bound)
+      if (late.length) {
+        const first = late[0] as DbEvent
+        const last = late.at(-1) as DbEvent
+        out.push({
+          kind: 'revocation',
+          detail: `${where}: delivered ${late.length} events committed past the bound (${first.createdAt - r.returnedAt}–${last.createdAt - r.returnedAt} ms after it; ids ${first.id}–${last.id})`,
+        })
       }
-      // Closed by the client after the revocation means the server never ended it.
       // A stalled client does not read, so it cannot see the server's close: only its frames count.
       if (conn.stalled) continue
       const closed = conn.closedAt ?? Number.POSITIVE_INFINITY
