@@ -75,6 +75,11 @@ const env: Record<string, string> = {
 const apis = rng.int(2, 3)
 const topo = await startTopology({ apis, workers: 2, env, logDir })
 say(`${apis} APIs, 2 workers, Redis (AOF) on ${topo.redis.port}, ${db.describe}; logs in ${logDir}`)
+// Whatever ends this process (an error included), no API, worker or Redis outlives it.
+process.once('exit', () => {
+  for (const m of topo.members) m.proc?.child.kill('SIGKILL')
+  void topo.redis.kill()
+})
 process.once('SIGINT', () => {
   say('interrupted: stopping the processes')
   void topo.shutdown().finally(() => process.exit(130))
