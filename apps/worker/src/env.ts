@@ -16,6 +16,12 @@ export const workerEnv = {
    * in-flight jobs run again within about twice this; shorter means more lock renewals.
    */
   JOB_LOCK_MS: msSetting(30_000, 1000, 600_000),
+  /**
+   * How long SIGTERM waits for in-flight jobs before the process exits anyway (Redis
+   * unreachable: an acknowledgement can wait forever). A job cut off that way stays active in
+   * Redis, runs again once its lock expires, and the completion guard makes that a no-op.
+   */
+  SHUTDOWN_TIMEOUT_MS: msSetting(8000, 100, 600_000),
 }
 
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>

@@ -64,17 +64,43 @@ export const startWorker = async (config: WorkerConfig, log: Logger) => {
     'worker ready',
   )
 
-  let stopped: Promise<void> | undefined
+  let stopped: Promise<'clean' | 'timed out'> | undefined
+  /**
+   * Lets in-flight jobs finish (commit, publish, ack), then closes every connection, within
+   * `SHUTDOWN_TIMEOUT_MS`: commands wait for Redis without limit (maxRetriesPerRequest: null),
+   * so past it the sockets are cut. Jobs cut off stay active and run again after their lock expires.
+   */
   const stop = () => {
     stopped ??= (async () => {
-      await reconciler.stop()
-      // Waits for in-flight jobs: each finishes (commit, publish, ack) before Redis closes.
-      await worker.close()
-      await queue.close()
-      await redis.quit().catch(() => redis.disconnect())
+      const graceful = (async () => {
+        await reconciler.stop()
+        await worker.close()
+        await queue.close()
+        await redis.quit()
+      })()
+      const outcome = await within(config.SHUTDOWN_TIMEOUT_MS, graceful)
+      if (outcome === 'timed out') {
+        log.warn(
+          { timeoutMs: config.SHUTDOWN_TIMEOUT_MS },
+          'shutdown timed out (Redis unreachable?); unacknowledged jobs run again once their lock expires',
+        )
+      }
+      redis.disconnect()
       closeDb(db)
+      return outcome
     })()
     return stopped
   }
   return { worker, queue, redis, db, reconciler, stop }
 }
+
+const within = (ms: number, work: Promise<unknown>) =>
+  new Promise<'clean' | 'timed out'>((resolve) => {
+    const timer = setTimeout(() => resolve('timed out'), ms)
+    void work
+      .catch(() => undefined)
+      .then(() => {
+        clearTimeout(timer)
+        resolve('clean')
+      })
+  })
