@@ -1,5 +1,5 @@
 import { connectRedis, createHibernationQueue } from '@dormant/core'
-import { openDb } from '@dormant/db'
+import { deploymentId, openDb } from '@dormant/db'
 import { waitFor } from '@dormant/testing'
 import { afterAll, expect, inject, test } from 'vitest'
 import { completions, report, seedHibernations, spawnWorker, systemEnv } from './support.js'
@@ -20,6 +20,15 @@ const terminate = async (proc: Awaited<ReturnType<typeof spawnWorker>>, limitMs:
     new Promise<null>((resolve) => setTimeout(() => resolve(null), limitMs).unref()),
   ])
   return { code, ms: Date.now() - sent }
+}
+
+const deploymentOf = (dbPath: string) => {
+  const db = openDb(dbPath)
+  try {
+    return deploymentId(db)
+  } finally {
+    db.$client.close()
+  }
 }
 
 const completedHibernations = (dbPath: string) => {
@@ -58,7 +67,7 @@ test('SIGTERM while Redis is unreachable mid-batch: exits within 10 s; interrupt
 
   // The test's own link goes straight to Redis: it sees what the worker left behind.
   const redis = connectRedis(redisUrl)
-  const queue = createHibernationQueue(redis, env.REDIS_PREFIX)
+  const queue = createHibernationQueue(redis, env.REDIS_PREFIX, deploymentOf(env.DB_PATH))
   try {
     const { code, ms } = await terminate(worker, 15_000)
     const atExit = completions(env.DB_PATH).done

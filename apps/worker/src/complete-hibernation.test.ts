@@ -81,7 +81,7 @@ describe('hibernation job', () => {
 
   test('a failed publish fails the job; its retry announces the table position instead', async ({ env }) => {
     const bus = await recordBus(env.config.REDIS_URL, env.config.REDIS_PREFIX)
-    const real = createEventPublisher(env.redis, env.config.REDIS_PREFIX)
+    const real = createEventPublisher(env.redis, env.config.REDIS_PREFIX, env.deployment)
     let failures = 0
     const flaky: EventPublisher = {
       ...real,
@@ -92,7 +92,7 @@ describe('hibernation job', () => {
     }
     const worker = new Worker<HibernationJob>(
       HIBERNATION_QUEUE,
-      hibernationProcessor({ db: env.db, publisher: flaky, log: silentLog() }),
+      hibernationProcessor({ db: env.db, publisher: flaky, log: silentLog(), deployment: env.deployment }),
       { connection: env.redis, prefix: env.config.REDIS_PREFIX },
     )
     const [h] = seedHibernations(env.db, 1, () => Date.now() + 1000)

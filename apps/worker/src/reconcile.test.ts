@@ -26,7 +26,7 @@ describe('reconcile', () => {
       const job = await env.queue.getJob(h.id)
       expect(await job?.getState()).toBe('delayed')
       expect(Math.abs(job!.timestamp + job!.delay - h.endsAt)).toBeLessThan(100)
-      expect(job?.data).toEqual({ h: h.id })
+      expect(job?.data).toEqual({ h: h.id, d: env.deployment })
     }
     for (const h of overdue) expect(await env.queue.getJobState(h.id)).toBe('waiting')
     expect(await reconcile(deps)).toMatchObject({ scheduled: 5, created: 0, replaced: 0, removed: 0 })
@@ -58,7 +58,10 @@ describe('reconcile', () => {
     await env.queue.add('complete', { x: 1 } as never, { jobId: h!.id })
     const worker = new Worker(
       HIBERNATION_QUEUE,
-      hibernationProcessor({ ...deps, publisher: createEventPublisher(env.redis, env.config.REDIS_PREFIX) }),
+      hibernationProcessor({
+        ...deps,
+        publisher: createEventPublisher(env.redis, env.config.REDIS_PREFIX, env.deployment),
+      }),
       {
         connection: env.redis,
         prefix: env.config.REDIS_PREFIX,
@@ -69,7 +72,7 @@ describe('reconcile', () => {
 
     expect(await reconcile(deps)).toMatchObject({ created: 0, replaced: 1, removed: 0 })
     expect(await env.queue.getJobState(h!.id)).toBe('delayed')
-    expect((await env.queue.getJob(h!.id))?.data).toEqual({ h: h!.id })
+    expect((await env.queue.getJob(h!.id))?.data).toEqual({ h: h!.id, d: env.deployment })
   })
 
   test('one pass over 20,000 scheduled hibernations is fast, pages included', async ({ env }) => {
