@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import {
   createEventPublisher,
   type DormantEvent,
@@ -6,8 +8,8 @@ import {
   type HibernationJob,
   scheduleHibernationJob,
 } from '@dormant/core'
-import { cancelHibernation, completeHibernation, openDb, readEvents } from '@dormant/db'
-import { waitFor } from '@dormant/testing'
+import { type openDb, readEvents } from '@dormant/db'
+import { REPO_ROOT, waitFor } from '@dormant/testing'
 import { Worker } from 'bullmq'
 import { describe, expect } from 'vitest'
 import { hibernationProcessor, retryDelay } from './complete-hibernation.js'
@@ -122,35 +124,70 @@ describe('hibernation job', () => {
 })
 
 describe('completeHibernation against cancelHibernation', () => {
-  test('interleaved on two connections, in random order: exactly one outcome each', async ({ env }) => {
-    const other = openDb(env.config.DB_PATH)
-    const past = Date.now() - 1
-    const hs = seedHibernations(env.db, 300, () => Date.now() + 50)
-    const due = Math.max(...hs.map((h) => h.endsAt))
+  test('two processes, one completing and one cancelling the same 300, overlapping: exactly one outcome each', async ({
+    env,
+  }) => {
+    const hs = seedHibernations(env.db, 300, () => Date.now() + 20)
+    await waitFor(() => Date.now() > Math.max(...hs.map((h) => h.endsAt)), { what: 'all due' })
+    const items = hs.map((h) => ({ id: h.id, userId: h.userId }))
+    const sides = (['complete', 'cancel'] as const).map((op) => raceSide({ dbPath: env.config.DB_PATH, op, items }))
+    // A barrier: once both have loaded (tsx, the DB), both start at one instant on the wall clock.
+    await Promise.all(sides.map((s) => s.ready))
+    const startAt = Date.now() + 50
+    for (const s of sides) s.go(startAt)
+    const [completes, cancels] = await Promise.all(sides.map((s) => s.results))
+    const cancelOf = new Map(cancels!.map((r) => [r.id, r]))
+    let overlapping = 0
     const outcomes = { completed: 0, cancelled: 0 }
-    for (const h of hs) {
-      const complete = () => completeHibernation(env.db, h.id, due)
-      const cancel = () => cancelHibernation(other, h.userId, due)
-      const [first, second] = Math.random() < 0.5 ? [complete, cancel] : [cancel, complete]
-      const a = first()
-      const b = second()
-      const again = completeHibernation(other, h.id, due)
-      const completed = [a, b].some((r) => 'outcome' in r && r.outcome === 'completed')
-      const cancelled = [a, b].some((r) => 'hibernationId' in r)
-      expect(completed !== cancelled).toBe(true)
-      expect(again).toEqual({ outcome: 'skipped', status: completed ? 'completed' : 'cancelled' })
-      outcomes[completed ? 'completed' : 'cancelled']++
+    for (const [i, h] of hs.entries()) {
+      const a = completes![i]!
+      const b = cancelOf.get(h.id)!
+      // Both calls were in flight at once: one of them waited for the other's write lock.
+      if (a.start < b.end && b.start < a.end) overlapping++
+      expect(a.ok !== b.ok, `${h.id}: completed ${a.ok}, cancelled ${b.ok}`).toBe(true)
+      outcomes[a.ok ? 'completed' : 'cancelled']++
       const user = env.db.$client.prepare('select status, goal from users where id = ?').get(h.userId)
-      expect(user).toEqual({ status: 'active', goal: completed ? 1 : 0 })
-      expect(countRows(env.db, 'transactions', h.id).n).toBe(completed ? 1 : 0)
-      expect(eventsOf(env.db, h.userId).filter((t) => t === 'hibernation.completed')).toHaveLength(completed ? 1 : 0)
+      expect(user).toEqual({ status: 'active', goal: a.ok ? 1 : 0 })
+      expect(countRows(env.db, 'transactions', h.id).n).toBe(a.ok ? 1 : 0)
+      expect(eventsOf(env.db, h.userId).filter((t) => t === 'hibernation.completed')).toHaveLength(a.ok ? 1 : 0)
+      const status = env.db.$client.prepare('select status from hibernations where id = ?').get(h.id)
+      expect(status).toEqual({ status: a.ok ? 'completed' : 'cancelled' })
     }
-    expect(past).toBeLessThan(due)
+    console.info(`race: ${overlapping} of ${hs.length} pairs overlapping in time; ${JSON.stringify(outcomes)}`)
+    expect(overlapping).toBeGreaterThan(0)
     expect(outcomes.completed).toBeGreaterThan(0)
     expect(outcomes.cancelled).toBeGreaterThan(0)
-    other.$client.close()
   })
 })
+
+type RaceResult = { id: string; ok: boolean; start: number; end: number }
+
+/** Runs race-child.ts as a separate process (its own SQLite connection and event loop). */
+const raceSide = (input: object) => {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('./race-child.ts', import.meta.url)), JSON.stringify(input)],
+    { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] },
+  )
+  let out = ''
+  let markReady = () => {}
+  const ready = new Promise<void>((resolve) => {
+    markReady = resolve
+  })
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString()
+    if (out.startsWith('ready\n')) markReady()
+  })
+  const results = new Promise<RaceResult[]>((resolve, reject) => {
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.slice('ready\n'.length)) as RaceResult[])
+        : reject(new Error(`race side exited ${code}`)),
+    )
+    child.once('error', reject)
+  })
+  return { ready, results, go: (startAt: number) => child.stdin.end(`${startAt}\n`) }
+}
 
 describe('retryDelay', () => {
   test('doubles per attempt, jittered between half and all of the ceiling, capped at 10 minutes', () => {
