@@ -11,6 +11,8 @@ export type ProcessorDeps = {
   deployment: string
   /** Called on a job of another deployment (the prefix is shared: time to re-check the claim). */
   foreignJob?: () => void
+  /** Tests only: see `TEST_HOLD_AFTER_COMMIT_MS`. */
+  holdAfterCommitMs?: number
 }
 
 const RETRY_BASE_MS = 1000

@@ -22,6 +22,11 @@ export const workerEnv = {
    * Redis, runs again once its lock expires, and the completion guard makes that a no-op.
    */
   SHUTDOWN_TIMEOUT_MS: msSetting(8000, 100, 600_000),
+  /**
+   * For tests only: wait this long between a batch's commit and its publish and acknowledgement,
+   * so a test can kill the worker in exactly that window. 0 (the default) in production.
+   */
+  TEST_HOLD_AFTER_COMMIT_MS: msSetting(0, 0, 600_000),
 }
 
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>

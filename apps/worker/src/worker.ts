@@ -69,6 +69,7 @@ export const startWorker = async (
       log,
       deployment,
       foreignJob: () => void guard.check().catch(() => undefined),
+      holdAfterCommitMs: config.TEST_HOLD_AFTER_COMMIT_MS,
     }),
     {
       connection: redis,
