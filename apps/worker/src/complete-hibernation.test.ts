@@ -112,6 +112,24 @@ describe('hibernation job', () => {
     await bus.close()
   })
 
+  test('a job of another deployment is not run: it goes back to delayed, the hibernation stays scheduled', async ({
+    env,
+  }) => {
+    const worker = await startWorker(env.config, silentLog())
+    const [h] = seedHibernations(env.db, 1, () => Date.now() - 1)
+    // Due, and its id is even in this DB: only the identity says it is not ours.
+    await env.queue.add('complete', { h: h!.id, d: 'other' }, { jobId: h!.id })
+    await waitFor(
+      async () =>
+        (await env.queue.getJob(h!.id))?.attemptsStarted === 1 && (await env.queue.getJobState(h!.id)) === 'delayed',
+      { what: 'the foreign job handed back' },
+    )
+    const row = env.db.$client.prepare('select status from hibernations where id = ?').get(h!.id)
+    expect(row).toEqual({ status: 'scheduled' })
+    expect(countRows(env.db, 'transactions', h!.id).n).toBe(0)
+    await worker.stop()
+  })
+
   test('invalid job data fails at once, without retries', async ({ env }) => {
     const worker = await startWorker(env.config, silentLog())
     await env.queue.add('complete', { nope: 1 } as never, { jobId: 'bad-job' })

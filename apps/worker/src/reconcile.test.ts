@@ -4,7 +4,7 @@ import { waitFor } from '@dormant/testing'
 import { Worker } from 'bullmq'
 import { describe, expect } from 'vitest'
 import { hibernationProcessor } from './complete-hibernation.js'
-import { reconcile } from './reconcile.js'
+import { reconcile, startReconciler } from './reconcile.js'
 import { addJobsBulk, seedScheduledBulk } from './seed.js'
 import { seedHibernations, silentLog, test } from './testing.js'
 
@@ -49,6 +49,31 @@ describe('reconcile', () => {
     expect(await states(later)).toEqual(['unknown', 'delayed', 'delayed', 'delayed'])
     expect(await states(due)).toEqual(['unknown', 'unknown', 'waiting'])
     expect(await env.queue.getJobState('hib_unknown')).toBe('unknown')
+  })
+
+  test("leaves another deployment's jobs alone, and touches nothing once the prefix is not its own", async ({
+    env,
+  }) => {
+    const deps = { ...env, log: silentLog() }
+    // Jobs of another deployment sharing the prefix: unknown to this DB, yet not ours to remove.
+    await env.queue.add(
+      'complete',
+      { h: 'hib_theirs_delayed', d: 'other' },
+      { jobId: 'hib_theirs_delayed', delay: HOUR },
+    )
+    await env.queue.add('complete', { h: 'hib_theirs_waiting', d: 'other' }, { jobId: 'hib_theirs_waiting' })
+    await env.queue.add('complete', { h: 'hib_ours', d: env.deployment }, { jobId: 'hib_ours', delay: HOUR })
+    expect(await reconcile(deps)).toMatchObject({ removed: 1 })
+    expect(await env.queue.getJobState('hib_ours')).toBe('unknown')
+    expect(await env.queue.getJobState('hib_theirs_delayed')).toBe('delayed')
+    expect(await env.queue.getJobState('hib_theirs_waiting')).toBe('waiting')
+
+    // A pass that finds the prefix claimed by another deployment creates nothing either.
+    seedHibernations(env.db, 2, () => Date.now() + HOUR)
+    const reconciler = startReconciler({ ...deps, owned: async () => false }, 50)
+    await reconciler.firstPass
+    await reconciler.stop()
+    expect(await env.queue.getJobCounts('delayed', 'waiting')).toEqual({ delayed: 1, waiting: 1 })
   })
 
   test('replaces the failed job of a hibernation that is still scheduled', async ({ env }) => {
