@@ -130,4 +130,39 @@ describe('two deployments on one Redis and one REDIS_PREFIX', () => {
     expect(after.history.get(yUser.id)).toBe(1)
     expect(after.events.get(yUser.id)).toBe(1)
   })
+
+  test('an API ignores bus messages of another identity: no foreign user, no jump past its own ids', async () => {
+    const x = systemEnv(inject('redisUrl'))
+    const api = track(await spawnApi(x))
+    const user = await api.newUser()
+    const stream = api.stream(user.cookie)
+    const feed = api.stream(await api.adminCookie(), { admin: true })
+    await Promise.all([stream.untilEvents(1, 'snapshot'), feed.untilEvents(1, 'snapshot')])
+    const position = Math.max(0, ...committedEvents(x.DB_PATH).all)
+
+    // What a deployment Y on the same prefix, ahead of X, would publish (even about X's user id).
+    const foreign = { id: position + 1000, userId: user.id, type: 'user.updated', createdAt: Date.now() }
+    const redis = connectRedis(inject('redisUrl'))
+    const channel = `${x.REDIS_PREFIX}:events`
+    await redis.publish(
+      channel,
+      JSON.stringify({ kind: 'events', d: 'other', events: [{ ...foreign, data: { user: { id: 'usr_theirs' } } }] }),
+    )
+    await redis.publish(channel, JSON.stringify({ kind: 'upTo', d: 'other', id: position + 2000 }))
+    await redis.quit()
+
+    await api.grant(user.id, ['transactions.read'])
+    const own = committedEvents(x.DB_PATH, position).byUser(user.id)
+    expect(own.length).toBe(1)
+    await stream.until(() => ids(stream).length >= 1, 10_000, 'the own change')
+    await feed.until(() => ids(feed).length >= 1, 10_000, 'the own change on the admin feed')
+    expect(ids(stream)).toEqual(own)
+    expect(ids(feed)).toEqual(own)
+    expect(JSON.stringify(feed.events())).not.toContain('usr_theirs')
+
+    // And the hub's position stayed its own: the next change arrives too.
+    await api.grant(user.id, ['hibernation.self'])
+    await stream.until(() => ids(stream).length >= 2, 10_000, 'the next own change')
+    expect(ids(stream)).toEqual(committedEvents(x.DB_PATH, position).byUser(user.id))
+  })
 })
