@@ -81,6 +81,7 @@ test('SIGTERM while Redis is unreachable mid-batch: exits within 10 s; interrupt
     expect(code).not.toBeNull()
     expect(ms).toBeLessThanOrEqual(10_000)
     expect(active.length).toBeGreaterThan(0)
+    expect(committedUnacked.length).toBeGreaterThan(0)
 
     proxy.restore()
     const next = await spawnWorker(env)

@@ -21,7 +21,7 @@ export const workerEnv = {
    * unreachable: an acknowledgement can wait forever). A job cut off that way stays active in
    * Redis, runs again once its lock expires, and the completion guard makes that a no-op.
    */
-  SHUTDOWN_TIMEOUT_MS: msSetting(8000, 100, 600_000),
+  SHUTDOWN_TIMEOUT_MS: msSetting(6000, 100, 600_000),
   /**
    * For tests only: wait this long between a batch's commit and its publish and acknowledgement,
    * so a test can kill the worker in exactly that window. 0 (the default) in production.
