@@ -9,6 +9,7 @@ import { cancelHibernation, completeHibernation, openDb } from '@dormant/db'
 
 type Input = { dbPath: string; op: 'complete' | 'cancel'; items: { id: string; userId: string }[] }
 
+const SLOT_MS = 4
 const input = JSON.parse(process.argv[2] ?? '{}') as Input
 const db = openDb(input.dbPath)
 const clock = () => performance.timeOrigin + performance.now()
@@ -16,9 +17,10 @@ process.stdout.write('ready\n')
 const [line] = (await once(process.stdin, 'data')) as [Buffer]
 const startAt = Number(line.toString())
 process.stdin.destroy()
-// Both sides leave the barrier at the same instant; a busy wait keeps that instant sharp.
-while (clock() < startAt) {}
-const results = input.items.map((item) => {
+// Item i starts at the same instant on both sides (a slot every 4 ms), so each pair meets:
+// a busy wait keeps that instant sharp.
+const results = input.items.map((item, i) => {
+  while (clock() < startAt + i * SLOT_MS) {}
   const start = clock()
   const now = Date.now()
   const ok =
