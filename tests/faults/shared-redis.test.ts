@@ -6,6 +6,7 @@ import {
   committedEvents,
   completions,
   ids,
+  killHard,
   seedHibernations,
   spawnApi,
   spawnWorker,
@@ -164,5 +165,25 @@ describe('two deployments on one Redis and one REDIS_PREFIX', () => {
     await api.grant(user.id, ['hibernation.self'])
     await stream.until(() => ids(stream).length >= 2, 10_000, 'the next own change')
     expect(ids(stream)).toEqual(committedEvents(x.DB_PATH, position).byUser(user.id))
+  })
+
+  test('the claim of a deployment that is gone lapses: a recreated database can start after 30 s', async () => {
+    const x = systemEnv(inject('redisUrl'))
+    const first = track(await spawnApi(x))
+    await killHard(first)
+    // The same settings with a fresh database file (as after deleting ./data): a new identity.
+    const fresh = { ...x, DB_PATH: tempDbPath() }
+    await expectRefusal(track(spawnApp('api', { ...fresh, PORT: '0' })))
+    const redis = connectRedis(inject('redisUrl'))
+    const lapsed = Date.now()
+    await waitFor(async () => (await redis.exists(`${x.REDIS_PREFIX}:deployment`)) === 0, {
+      what: 'the claim to lapse',
+      timeoutMs: 40_000,
+      intervalMs: 200,
+    })
+    await redis.quit()
+    expect(Date.now() - lapsed).toBeLessThan(31_000)
+    const second = track(await spawnApi(fresh))
+    expect((await second.call('/healthz')).status).toBe(200)
   })
 })
