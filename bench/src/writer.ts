@@ -3,7 +3,7 @@
 // a steady rate, stamping each event's commit time for the latency measurement.
 import { parentPort, workerData } from 'node:worker_threads'
 import { connectRedis, createEventPublisher, type Permission } from '@dormant/core'
-import { closeDb, openDb, setPermissions } from '@dormant/db'
+import { closeDb, deploymentId, openDb, setPermissions } from '@dormant/db'
 import { now, sleep } from './clock.js'
 
 export type WriterInput = {
@@ -26,7 +26,7 @@ const SETS: Permission[][] = [
 const input = workerData as WriterInput
 const db = openDb(input.dbPath)
 const redis = connectRedis(input.redisUrl)
-const publisher = createEventPublisher(redis, input.prefix)
+const publisher = createEventPublisher(redis, input.prefix, deploymentId(db))
 const total = Math.round(input.perSecond * input.seconds)
 const started = now()
 const pending: Promise<void>[] = []

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net'
 import { connectRedis, createEventPublisher } from '@dormant/core'
-import { openDb, setPermissions } from '@dormant/db'
+import { deploymentId, openDb, setPermissions } from '@dormant/db'
 import { afterAll, expect, inject, test } from 'vitest'
 import { type ApiProcess, committedEvents, ids, report, spawnApi, systemEnv } from './support.js'
 
@@ -69,7 +69,7 @@ test('a client that stops reading is cut off past its buffer cap, memory stays b
   // Another process (as the worker would) commits big events and announces them via Redis.
   const db = openDb(env.DB_PATH)
   const redis = connectRedis(env.REDIS_URL)
-  const publisher = createEventPublisher(redis, env.REDIS_PREFIX)
+  const publisher = createEventPublisher(redis, env.REDIS_PREFIX, deploymentId(db))
   db.$client.prepare('update users set name = ? where id = ?').run('n'.repeat(16 * 1024), user.id)
   const rssBefore = await metric('process_resident_memory_bytes')
   const startId = Math.max(...committedEvents(env.DB_PATH).all)

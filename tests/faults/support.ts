@@ -44,7 +44,8 @@ export const spawnApi = async (
 
 export const spawnWorker = async (env: Record<string, string>, options: { bundle?: boolean } = {}) => {
   const proc = spawnApp('worker', env, options)
-  await proc.waitForOutput(/worker (started|ready|listening)|"msg":"worker/i, 30_000)
+  // The exact message: a looser pattern also matched "worker error".
+  await proc.waitForOutput('"msg":"worker ready"', 30_000)
   return proc
 }
 

@@ -8,18 +8,35 @@ describe('worker crashes and restarts', () => {
     system = undefined
   })
 
-  test('kill -9 while 20 hibernations are due: all complete exactly once after a new worker starts', async () => {
+  test('kill -9 between a batch commit and its acknowledgement: all 20 complete exactly once after a new worker starts', async () => {
     system = await startTimerSystem()
     const queue = system.api.deps.queue
-    const first = await system.startWorker()
+    // The worker holds each batch after its commit, before publish and ack: the kill lands there.
+    const first = await system.startWorker({ TEST_HOLD_AFTER_COMMIT_MS: '60000' })
     const hs = await system.hibernateDirect(20, () => Date.now() + 1500)
 
-    await first.waitForOutput('hibernation completed', 10_000)
-    expect(await first.signal('SIGKILL')).toBe('SIGKILL')
-    const atKill = {
-      completed: hs.filter((h) => system!.counts(h).status === 'completed').length,
-      activeJobs: await queue.getActiveCount(),
+    await first.waitForOutput('test hold: batch committed', 10_000)
+    const hold = first
+      .output()
+      .split('\n')
+      .find((l) => l.includes('test hold: batch committed'))
+    const held = (JSON.parse(hold ?? '{}') as { hibernations?: string[] }).hibernations ?? []
+    expect(held.length).toBeGreaterThan(0)
+    // The proof that the kill lands in the window: committed in the DB, still active (unacknowledged) in Redis.
+    for (const id of held) {
+      expect(system.counts({ id })).toEqual(COMPLETED_ONCE)
+      expect(await queue.getJobState(id)).toBe('active')
     }
+    expect(await first.signal('SIGKILL')).toBe('SIGKILL')
+    // Later batches may have reached the hold too; every batch committed by then is unacknowledged.
+    const committed = hs.filter((h) => system!.counts(h).status === 'completed')
+    const states = await Promise.all(committed.map((h) => queue.getJobState(h.id)))
+    const atKill = {
+      committed: committed.length,
+      committedUnacknowledged: states.filter((state) => state === 'active').length,
+      heldInFirstBatch: held.length,
+    }
+    expect(atKill.committedUnacknowledged).toBe(atKill.committed)
 
     await system.startWorker()
     const ready = Date.now()
@@ -38,6 +55,7 @@ describe('worker crashes and restarts', () => {
         delayed: 0,
         failed: 0,
       })
+    for (const id of held) expect(await queue.getJobState(id)).toBe('completed')
   })
 
   test('no worker at the due time: the hibernation completes as soon as a worker starts', async () => {

@@ -1,7 +1,15 @@
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { connectRedis, createEventPublisher, createHibernationQueue, createLogger, type Logger } from '@dormant/core'
-import { closeDb, openDb } from '@dormant/db'
+import {
+  connectRedis,
+  createEventPublisher,
+  createHibernationQueue,
+  createLogger,
+  type DeploymentClash,
+  guardDeployment,
+  type Logger,
+} from '@dormant/core'
+import { closeDb, deploymentId, openDb } from '@dormant/db'
 import { serve } from '@hono/node-server'
 import { createApp } from './app.js'
 import { createLoginLimiter } from './auth/rate-limit.js'
@@ -28,6 +36,7 @@ const settledWithin = (ms: number, promises: Promise<unknown>[]) =>
 /** Opens the DB and Redis connections and wires them into the app's dependencies. */
 export const createDeps = (config: ApiConfig, log: Logger = createLogger('api', config.LOG_LEVEL)) => {
   const db = openDb(config.DB_PATH)
+  const deployment = deploymentId(db)
   const redis = connectRedis(config.REDIS_URL)
   const subscriber = connectRedis(config.REDIS_URL)
   for (const conn of [redis, subscriber])
@@ -41,8 +50,8 @@ export const createDeps = (config: ApiConfig, log: Logger = createLogger('api', 
     config,
     db,
     redis,
-    publisher: createEventPublisher(redis, config.REDIS_PREFIX),
-    queue: createHibernationQueue(redis, config.REDIS_PREFIX),
+    publisher: createEventPublisher(redis, config.REDIS_PREFIX, deployment),
+    queue: createHibernationQueue(redis, config.REDIS_PREFIX, deployment),
     hub,
     log,
     metrics,
@@ -80,10 +89,35 @@ const redisReady = (redis: Deps['redis'], ms: number) =>
 /**
  * Starts a whole API process's worth of machinery: connections, the hub's subscription and
  * the HTTP server; housekeeping (event pruning, expired sessions) is the worker's.
- * `stop()` is the graceful shutdown.
+ * `stop()` is the graceful shutdown. Rejects with a `DeploymentClash` when another deployment
+ * owns `REDIS_PREFIX`; `onClash` hears of one found later (the API has then stopped).
  */
-export const startApi = async (config: ApiConfig, log?: Logger) => {
+export const startApi = async (
+  config: ApiConfig,
+  log?: Logger,
+  hooks: { onClash?: (err: DeploymentClash) => void } = {},
+) => {
   const { deps, subscriber } = createDeps(config, log)
+  // A clash can be found before the server is up (Redis arrived late): stop once `stop` exists.
+  let clash: DeploymentClash | undefined
+  let stopApi: (() => Promise<void>) | undefined
+  const afterClash = async () => {
+    if (!clash || !stopApi) return
+    await stopApi()
+    hooks.onClash?.(clash)
+  }
+  const clashed = (err: DeploymentClash) => {
+    deps.log.fatal(err.message)
+    clash = err
+    void afterClash()
+  }
+  const guard = guardDeployment({
+    redis: deps.redis,
+    prefix: config.REDIS_PREFIX,
+    deployment: deps.queue.deployment,
+    log: deps.log,
+    onClash: clashed,
+  })
   await ensureAdmin(deps)
   const app = createApp(deps)
   // A short wait at start, so "api listening" normally means Redis is connected too (a
@@ -91,9 +125,18 @@ export const startApi = async (config: ApiConfig, log?: Logger) => {
   // /healthz says so, until it is back.
   if (!(await redisReady(deps.redis, REDIS_START_WAIT_MS))) {
     deps.log.warn({ redis: config.REDIS_URL }, 'Redis is not reachable yet; serving without it until it is')
+    guard.first.catch(clashed)
+  } else {
+    await guard.first.catch((err) => {
+      guard.stop()
+      subscriber.disconnect()
+      deps.redis.disconnect()
+      closeDb(deps.db)
+      throw err
+    })
   }
   // Not awaited: the API serves (and reports Redis down on /healthz) while Redis is away.
-  subscribeHub(subscriber, config.REDIS_PREFIX, deps.hub, deps.log).catch((err) =>
+  subscribeHub(subscriber, config.REDIS_PREFIX, deps.queue.deployment, deps.hub, deps.log).catch((err) =>
     deps.log.error({ err }, 'subscribe failed'),
   )
 
@@ -114,6 +157,7 @@ export const startApi = async (config: ApiConfig, log?: Logger) => {
   /** Stops accepting, ends every stream (clients reconnect elsewhere), then closes connections. */
   const stop = () => {
     stopped ??= (async () => {
+      guard.stop()
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       deps.hub.closeAll()
       server.closeIdleConnections()
@@ -129,5 +173,7 @@ export const startApi = async (config: ApiConfig, log?: Logger) => {
     })()
     return stopped
   }
+  stopApi = stop
+  void afterClash()
   return { app, deps, server, port, url: `http://${config.HOST}:${port}`, stop }
 }

@@ -3,7 +3,7 @@
  * private redis-server and a temporary SQLite file. Run: npx tsx apps/worker/scripts/measure-reconcile.ts [count]
  */
 import { connectRedis, createHibernationQueue, createLogger } from '@dormant/core'
-import { closeDb, openDb } from '@dormant/db'
+import { closeDb, deploymentId, openDb } from '@dormant/db'
 import { startRedisServer, tempDbPath } from '@dormant/testing'
 import { reconcile } from '../src/reconcile.js'
 import { addJobsBulk, seedScheduledBulk } from '../src/seed.js'
@@ -11,8 +11,8 @@ import { addJobsBulk, seedScheduledBulk } from '../src/seed.js'
 const count = Number(process.argv[2] ?? 100_000)
 const server = await startRedisServer()
 const redis = connectRedis(server.url)
-const queue = createHibernationQueue(redis, 'measure')
 const db = openDb(tempDbPath())
+const queue = createHibernationQueue(redis, 'measure', deploymentId(db))
 const deps = { db, queue, redis, log: createLogger('measure', 'silent') }
 const out = (label: string, value: unknown) => process.stdout.write(`${label.padEnd(52)} ${JSON.stringify(value)}\n`)
 const DAY = 24 * 3600 * 1000

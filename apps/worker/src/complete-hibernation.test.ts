@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import {
   createEventPublisher,
   type DormantEvent,
@@ -6,8 +8,8 @@ import {
   type HibernationJob,
   scheduleHibernationJob,
 } from '@dormant/core'
-import { cancelHibernation, completeHibernation, openDb, readEvents } from '@dormant/db'
-import { waitFor } from '@dormant/testing'
+import { type openDb, readEvents } from '@dormant/db'
+import { REPO_ROOT, waitFor } from '@dormant/testing'
 import { Worker } from 'bullmq'
 import { describe, expect } from 'vitest'
 import { hibernationProcessor, retryDelay } from './complete-hibernation.js'
@@ -81,7 +83,7 @@ describe('hibernation job', () => {
 
   test('a failed publish fails the job; its retry announces the table position instead', async ({ env }) => {
     const bus = await recordBus(env.config.REDIS_URL, env.config.REDIS_PREFIX)
-    const real = createEventPublisher(env.redis, env.config.REDIS_PREFIX)
+    const real = createEventPublisher(env.redis, env.config.REDIS_PREFIX, env.deployment)
     let failures = 0
     const flaky: EventPublisher = {
       ...real,
@@ -92,7 +94,7 @@ describe('hibernation job', () => {
     }
     const worker = new Worker<HibernationJob>(
       HIBERNATION_QUEUE,
-      hibernationProcessor({ db: env.db, publisher: flaky, log: silentLog() }),
+      hibernationProcessor({ db: env.db, publisher: flaky, log: silentLog(), deployment: env.deployment }),
       { connection: env.redis, prefix: env.config.REDIS_PREFIX },
     )
     const [h] = seedHibernations(env.db, 1, () => Date.now() + 1000)
@@ -110,6 +112,24 @@ describe('hibernation job', () => {
     await bus.close()
   })
 
+  test('a job of another deployment is not run: it goes back to delayed, the hibernation stays scheduled', async ({
+    env,
+  }) => {
+    const worker = await startWorker(env.config, silentLog())
+    const [h] = seedHibernations(env.db, 1, () => Date.now() - 1)
+    // Due, and its id is even in this DB: only the identity says it is not ours.
+    await env.queue.add('complete', { h: h!.id, d: 'other' }, { jobId: h!.id })
+    await waitFor(
+      async () =>
+        (await env.queue.getJob(h!.id))?.attemptsStarted === 1 && (await env.queue.getJobState(h!.id)) === 'delayed',
+      { what: 'the foreign job handed back' },
+    )
+    const row = env.db.$client.prepare('select status from hibernations where id = ?').get(h!.id)
+    expect(row).toEqual({ status: 'scheduled' })
+    expect(countRows(env.db, 'transactions', h!.id).n).toBe(0)
+    await worker.stop()
+  })
+
   test('invalid job data fails at once, without retries', async ({ env }) => {
     const worker = await startWorker(env.config, silentLog())
     await env.queue.add('complete', { nope: 1 } as never, { jobId: 'bad-job' })
@@ -122,35 +142,70 @@ describe('hibernation job', () => {
 })
 
 describe('completeHibernation against cancelHibernation', () => {
-  test('interleaved on two connections, in random order: exactly one outcome each', async ({ env }) => {
-    const other = openDb(env.config.DB_PATH)
-    const past = Date.now() - 1
-    const hs = seedHibernations(env.db, 300, () => Date.now() + 50)
-    const due = Math.max(...hs.map((h) => h.endsAt))
+  test('two processes, one completing and one cancelling the same 300, overlapping: exactly one outcome each', async ({
+    env,
+  }) => {
+    const hs = seedHibernations(env.db, 300, () => Date.now() + 20)
+    await waitFor(() => Date.now() > Math.max(...hs.map((h) => h.endsAt)), { what: 'all due' })
+    const items = hs.map((h) => ({ id: h.id, userId: h.userId }))
+    const sides = (['complete', 'cancel'] as const).map((op) => raceSide({ dbPath: env.config.DB_PATH, op, items }))
+    // A barrier: once both have loaded (tsx, the DB), both start at one instant on the wall clock.
+    await Promise.all(sides.map((s) => s.ready))
+    const startAt = Date.now() + 50
+    for (const s of sides) s.go(startAt)
+    const [completes, cancels] = await Promise.all(sides.map((s) => s.results))
+    const cancelOf = new Map(cancels!.map((r) => [r.id, r]))
+    let overlapping = 0
     const outcomes = { completed: 0, cancelled: 0 }
-    for (const h of hs) {
-      const complete = () => completeHibernation(env.db, h.id, due)
-      const cancel = () => cancelHibernation(other, h.userId, due)
-      const [first, second] = Math.random() < 0.5 ? [complete, cancel] : [cancel, complete]
-      const a = first()
-      const b = second()
-      const again = completeHibernation(other, h.id, due)
-      const completed = [a, b].some((r) => 'outcome' in r && r.outcome === 'completed')
-      const cancelled = [a, b].some((r) => 'hibernationId' in r)
-      expect(completed !== cancelled).toBe(true)
-      expect(again).toEqual({ outcome: 'skipped', status: completed ? 'completed' : 'cancelled' })
-      outcomes[completed ? 'completed' : 'cancelled']++
+    for (const [i, h] of hs.entries()) {
+      const a = completes![i]!
+      const b = cancelOf.get(h.id)!
+      // Both calls were in flight at once: one of them waited for the other's write lock.
+      if (a.start < b.end && b.start < a.end) overlapping++
+      expect(a.ok !== b.ok, `${h.id}: completed ${a.ok}, cancelled ${b.ok}`).toBe(true)
+      outcomes[a.ok ? 'completed' : 'cancelled']++
       const user = env.db.$client.prepare('select status, goal from users where id = ?').get(h.userId)
-      expect(user).toEqual({ status: 'active', goal: completed ? 1 : 0 })
-      expect(countRows(env.db, 'transactions', h.id).n).toBe(completed ? 1 : 0)
-      expect(eventsOf(env.db, h.userId).filter((t) => t === 'hibernation.completed')).toHaveLength(completed ? 1 : 0)
+      expect(user).toEqual({ status: 'active', goal: a.ok ? 1 : 0 })
+      expect(countRows(env.db, 'transactions', h.id).n).toBe(a.ok ? 1 : 0)
+      expect(eventsOf(env.db, h.userId).filter((t) => t === 'hibernation.completed')).toHaveLength(a.ok ? 1 : 0)
+      const status = env.db.$client.prepare('select status from hibernations where id = ?').get(h.id)
+      expect(status).toEqual({ status: a.ok ? 'completed' : 'cancelled' })
     }
-    expect(past).toBeLessThan(due)
+    console.info(`race: ${overlapping} of ${hs.length} pairs overlapping in time; ${JSON.stringify(outcomes)}`)
+    expect(overlapping).toBeGreaterThan(0)
     expect(outcomes.completed).toBeGreaterThan(0)
     expect(outcomes.cancelled).toBeGreaterThan(0)
-    other.$client.close()
   })
 })
+
+type RaceResult = { id: string; ok: boolean; start: number; end: number }
+
+/** Runs race-child.ts as a separate process (its own SQLite connection and event loop). */
+const raceSide = (input: object) => {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('./race-child.ts', import.meta.url)), JSON.stringify(input)],
+    { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] },
+  )
+  let out = ''
+  let markReady = () => {}
+  const ready = new Promise<void>((resolve) => {
+    markReady = resolve
+  })
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString()
+    if (out.startsWith('ready\n')) markReady()
+  })
+  const results = new Promise<RaceResult[]>((resolve, reject) => {
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.slice('ready\n'.length)) as RaceResult[])
+        : reject(new Error(`race side exited ${code}`)),
+    )
+    child.once('error', reject)
+  })
+  return { ready, results, go: (startAt: number) => child.stdin.end(`${startAt}\n`) }
+}
 
 describe('retryDelay', () => {
   test('doubles per attempt, jittered between half and all of the ceiling, capped at 10 minutes', () => {

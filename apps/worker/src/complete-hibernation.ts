@@ -3,7 +3,17 @@ import { type Db, latestEventId } from '@dormant/db'
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq'
 import { createGroupCommit } from './group-commit.js'
 
-export type ProcessorDeps = { db: Db; publisher: EventPublisher; log: Logger }
+export type ProcessorDeps = {
+  db: Db
+  publisher: EventPublisher
+  log: Logger
+  /** This deployment's identity: a job carrying another one is not ours to run. */
+  deployment: string
+  /** Called on a job of another deployment (the prefix is shared: time to re-check the claim). */
+  foreignJob?: () => void
+  /** Tests only: see `TEST_HOLD_AFTER_COMMIT_MS`. */
+  holdAfterCommitMs?: number
+}
 
 const RETRY_BASE_MS = 1000
 const RETRY_MAX_MS = 10 * 60_000
@@ -29,6 +39,13 @@ export const hibernationProcessor = (deps: ProcessorDeps) => {
     const parsed = hibernationJobSchema.safeParse(job.data)
     if (!parsed.success) throw new UnrecoverableError(`invalid job data: ${parsed.error.message}`)
     const log = deps.log.child({ jobId: job.id })
+    if (parsed.data.d && parsed.data.d !== deps.deployment) {
+      // Another deployment's job (it shares REDIS_PREFIX): handed back untouched, later and
+      // later, for its own workers. The claim check then stops whichever side lost the prefix.
+      log.error({ deployment: parsed.data.d }, 'job of another deployment on this REDIS_PREFIX; not running it')
+      deps.foreignJob?.()
+      return await moveToDelayed(job, Date.now() + retryDelay(job.attemptsStarted), token)
+    }
     try {
       // Committed and published together with the other completions running now.
       const result = await group.complete(parsed.data.h)

@@ -18,6 +18,17 @@ export const workerEnv = {
   JOB_LOCK_MS: msSetting(30_000, 1000, 600_000),
   /** Events older than this are pruned (by one worker); a client further behind gets a reset snapshot. */
   EVENTS_RETENTION_MS: msSetting(7 * 24 * 3600 * 1000, 1000),
+  /**
+   * How long SIGTERM waits for in-flight jobs before the process exits anyway (Redis
+   * unreachable: an acknowledgement can wait forever). A job cut off that way stays active in
+   * Redis, runs again once its lock expires, and the completion guard makes that a no-op.
+   */
+  SHUTDOWN_TIMEOUT_MS: msSetting(6000, 100, 600_000),
+  /**
+   * For tests only: wait this long between a batch's commit and its publish and acknowledgement,
+   * so a test can kill the worker in exactly that window. 0 (the default) in production.
+   */
+  TEST_HOLD_AFTER_COMMIT_MS: msSetting(0, 0, 600_000),
 }
 
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>

@@ -7,7 +7,10 @@ import { recordBus, seedHibernations, test } from './testing.js'
 describe('group commit', () => {
   test('completions running together share one transaction and one publish', async ({ env }) => {
     const bus = await recordBus(env.config.REDIS_URL, env.config.REDIS_PREFIX)
-    const group = createGroupCommit({ db: env.db, publisher: createEventPublisher(env.redis, env.config.REDIS_PREFIX) })
+    const group = createGroupCommit({
+      db: env.db,
+      publisher: createEventPublisher(env.redis, env.config.REDIS_PREFIX, env.deployment),
+    })
     const due = seedHibernations(env.db, 30, () => Date.now() - 1)
     const outcomes = await Promise.all(due.map((h) => group.complete(h.id)))
     expect(outcomes.map((o) => o.outcome)).toEqual(due.map(() => 'completed'))
@@ -24,7 +27,7 @@ describe('group commit', () => {
   })
 
   test('a failing batch is retried one completion at a time, so the others still complete', async ({ env }) => {
-    const real = createEventPublisher(env.redis, env.config.REDIS_PREFIX)
+    const real = createEventPublisher(env.redis, env.config.REDIS_PREFIX, env.deployment)
     const batchSizes: number[] = []
     // Refuses any publish that carries more than one completion's events.
     const picky: EventPublisher = {

@@ -1,4 +1,5 @@
-import type { EventPublisher } from '@dormant/core'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { EventPublisher, Logger } from '@dormant/core'
 import { type CompletionOutcome, completeHibernations, type Db } from '@dormant/db'
 
 type Waiting = { id: string; resolve: (outcome: CompletionOutcome) => void; reject: (err: unknown) => void }
@@ -10,7 +11,10 @@ type Waiting = { id: string; resolve: (outcome: CompletionOutcome) => void; reje
  * before its events are out. If the batch fails, each completion is retried alone, so one
  * bad hibernation cannot hold the others back.
  */
-export const createGroupCommit = (deps: { db: Db; publisher: EventPublisher }, maxBatch = 200) => {
+export const createGroupCommit = (
+  deps: { db: Db; publisher: EventPublisher; log?: Logger; holdAfterCommitMs?: number },
+  maxBatch = 200,
+) => {
   const waiting: Waiting[] = []
 
   const run = async (batch: Waiting[]) => {
@@ -18,6 +22,10 @@ export const createGroupCommit = (deps: { db: Db; publisher: EventPublisher }, m
       deps.db,
       batch.map((w) => w.id),
     )
+    if (deps.holdAfterCommitMs) {
+      deps.log?.info({ hibernations: batch.map((w) => w.id) }, 'test hold: batch committed, not yet published')
+      await sleep(deps.holdAfterCommitMs)
+    }
     await deps.publisher.events(outcomes.flatMap((o) => (o.outcome === 'completed' ? o.events : [])))
     return outcomes
   }

@@ -4,7 +4,7 @@ import { waitFor } from '@dormant/testing'
 import { Worker } from 'bullmq'
 import { describe, expect } from 'vitest'
 import { hibernationProcessor } from './complete-hibernation.js'
-import { reconcile } from './reconcile.js'
+import { reconcile, startReconciler } from './reconcile.js'
 import { addJobsBulk, seedScheduledBulk } from './seed.js'
 import { seedHibernations, silentLog, test } from './testing.js'
 
@@ -26,7 +26,7 @@ describe('reconcile', () => {
       const job = await env.queue.getJob(h.id)
       expect(await job?.getState()).toBe('delayed')
       expect(Math.abs(job!.timestamp + job!.delay - h.endsAt)).toBeLessThan(100)
-      expect(job?.data).toEqual({ h: h.id })
+      expect(job?.data).toEqual({ h: h.id, d: env.deployment })
     }
     for (const h of overdue) expect(await env.queue.getJobState(h.id)).toBe('waiting')
     expect(await reconcile(deps)).toMatchObject({ scheduled: 5, created: 0, replaced: 0, removed: 0 })
@@ -51,6 +51,31 @@ describe('reconcile', () => {
     expect(await env.queue.getJobState('hib_unknown')).toBe('unknown')
   })
 
+  test("leaves another deployment's jobs alone, and touches nothing once the prefix is not its own", async ({
+    env,
+  }) => {
+    const deps = { ...env, log: silentLog() }
+    // Jobs of another deployment sharing the prefix: unknown to this DB, yet not ours to remove.
+    await env.queue.add(
+      'complete',
+      { h: 'hib_theirs_delayed', d: 'other' },
+      { jobId: 'hib_theirs_delayed', delay: HOUR },
+    )
+    await env.queue.add('complete', { h: 'hib_theirs_waiting', d: 'other' }, { jobId: 'hib_theirs_waiting' })
+    await env.queue.add('complete', { h: 'hib_ours', d: env.deployment }, { jobId: 'hib_ours', delay: HOUR })
+    expect(await reconcile(deps)).toMatchObject({ removed: 1 })
+    expect(await env.queue.getJobState('hib_ours')).toBe('unknown')
+    expect(await env.queue.getJobState('hib_theirs_delayed')).toBe('delayed')
+    expect(await env.queue.getJobState('hib_theirs_waiting')).toBe('waiting')
+
+    // A pass that finds the prefix claimed by another deployment creates nothing either.
+    seedHibernations(env.db, 2, () => Date.now() + HOUR)
+    const reconciler = startReconciler({ ...deps, owned: async () => false }, 50)
+    await reconciler.firstPass
+    await reconciler.stop()
+    expect(await env.queue.getJobCounts('delayed', 'waiting')).toEqual({ delayed: 1, waiting: 1 })
+  })
+
   test('replaces the failed job of a hibernation that is still scheduled', async ({ env }) => {
     const deps = { ...env, log: silentLog() }
     const [h] = seedHibernations(env.db, 1, () => Date.now() + HOUR)
@@ -58,7 +83,10 @@ describe('reconcile', () => {
     await env.queue.add('complete', { x: 1 } as never, { jobId: h!.id })
     const worker = new Worker(
       HIBERNATION_QUEUE,
-      hibernationProcessor({ ...deps, publisher: createEventPublisher(env.redis, env.config.REDIS_PREFIX) }),
+      hibernationProcessor({
+        ...deps,
+        publisher: createEventPublisher(env.redis, env.config.REDIS_PREFIX, env.deployment),
+      }),
       {
         connection: env.redis,
         prefix: env.config.REDIS_PREFIX,
@@ -69,7 +97,7 @@ describe('reconcile', () => {
 
     expect(await reconcile(deps)).toMatchObject({ created: 0, replaced: 1, removed: 0 })
     expect(await env.queue.getJobState(h!.id)).toBe('delayed')
-    expect((await env.queue.getJob(h!.id))?.data).toEqual({ h: h!.id })
+    expect((await env.queue.getJob(h!.id))?.data).toEqual({ h: h!.id, d: env.deployment })
   })
 
   test('one pass over 20,000 scheduled hibernations is fast, pages included', async ({ env }) => {

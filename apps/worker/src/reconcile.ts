@@ -8,7 +8,14 @@ import {
 import { type Db, listScheduledHibernations, scheduledAmong } from '@dormant/db'
 import type { Redis } from 'ioredis'
 
-export type ReconcileDeps = { db: Db; queue: HibernationQueue; redis: Redis; log: Logger }
+export type ReconcileDeps = {
+  db: Db
+  queue: HibernationQueue
+  redis: Redis
+  log: Logger
+  /** False when another deployment now owns the prefix: the pass then touches nothing. */
+  owned?: () => Promise<boolean>
+}
 
 export type ReconcileReport = {
   /** Scheduled hibernations seen in the DB. */
@@ -94,12 +101,27 @@ const removeOrphans = async (deps: ReconcileDeps, key: 'delayed' | 'wait', pageS
       key === 'delayed' ? await redis.zrange(redisKey, start, stop) : await redis.lrange(redisKey, start, stop)
     if (!ids.length) return removed
     const scheduled = scheduledAmong(db, ids)
-    const orphans = ids.filter((id) => !scheduled.has(id))
+    const orphans = await ownJobs(
+      deps,
+      ids.filter((id) => !scheduled.has(id)),
+    )
     const results = await Promise.all(orphans.map((id) => queue.remove(id)))
     const gone = results.filter((r) => r === 1).length
     removed += gone
     start += ids.length - gone
   }
+}
+
+/** Of these job ids, those this deployment queued (or queued before identities existed). */
+const ownJobs = async ({ queue, redis }: ReconcileDeps, jobIds: string[]) => {
+  if (!jobIds.length) return jobIds
+  const data = await redis.pipeline(jobIds.map((id) => ['hget', queue.toKey(id), 'data'])).exec()
+  return jobIds.filter((_, i) => {
+    const raw = data?.[i]?.[1]
+    if (typeof raw !== 'string') return false
+    const d = (JSON.parse(raw) as { d?: unknown }).d
+    return d === undefined || d === queue.deployment
+  })
 }
 
 /**
@@ -112,6 +134,7 @@ export const startReconciler = (deps: ReconcileDeps, intervalMs: number) => {
   let running: Promise<void> = Promise.resolve()
   const pass = async () => {
     try {
+      if (deps.owned && !(await deps.owned())) return
       const report = await reconcile(deps)
       const level = report.created || report.replaced || report.removed ? 'info' : 'debug'
       deps.log[level](report, 'reconciled')

@@ -36,7 +36,7 @@ export const addJobsBulk = async (queue: HibernationQueue, rows: { id: string; e
     await queue.addBulk(
       rows.slice(i, i + 1000).map((r) => ({
         name: 'complete' as const,
-        data: { h: r.id },
+        data: { h: r.id, d: queue.deployment },
         opts: { jobId: hibernationJobId(r.id), delay: Math.max(0, r.endsAt - now) },
       })),
     )

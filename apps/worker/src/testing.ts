@@ -6,7 +6,7 @@ import {
   eventsChannel,
   type HibernationQueue,
 } from '@dormant/core'
-import { closeDb, createUser, type Db, openDb, startHibernation } from '@dormant/db'
+import { closeDb, createUser, type Db, deploymentId, openDb, startHibernation } from '@dormant/db'
 import { tempDbPath, uniquePrefix, waitFor } from '@dormant/testing'
 import type { Redis } from 'ioredis'
 import { test as base, inject } from 'vitest'
@@ -42,6 +42,8 @@ export const recordBus = async (redisUrl: string, prefix: string) => {
 export type TimerEnv = {
   config: WorkerConfig
   db: Db
+  /** The identity kept in `db`; processes of this env publish and queue under it. */
+  deployment: string
   redis: Redis
   queue: HibernationQueue
 }
@@ -57,9 +59,10 @@ export const test = base.extend<{ env: TimerEnv }>({
       JOB_LOCK_MS: '5000',
     })
     const db = openDb(config.DB_PATH)
+    const deployment = deploymentId(db)
     const redis = connectRedis(config.REDIS_URL)
-    const queue = createHibernationQueue(redis, config.REDIS_PREFIX)
-    await use({ config, db, redis, queue })
+    const queue = createHibernationQueue(redis, config.REDIS_PREFIX, deployment)
+    await use({ config, db, deployment, redis, queue })
     await queue.close()
     await redis.quit()
     closeDb(db)

@@ -2,12 +2,14 @@ import {
   connectRedis,
   createEventPublisher,
   createHibernationQueue,
+  type DeploymentClash,
+  guardDeployment,
   HIBERNATION_QUEUE,
   type HibernationJob,
   type Logger,
   redisSafetyWarnings,
 } from '@dormant/core'
-import { closeDb, openDb } from '@dormant/db'
+import { closeDb, deploymentId, openDb } from '@dormant/db'
 import { Worker } from 'bullmq'
 import { hibernationProcessor } from './complete-hibernation.js'
 import type { WorkerConfig } from './env.js'
@@ -28,12 +30,35 @@ const housekeepingOptions = (config: WorkerConfig) => ({
 
 /**
  * Starts a worker process's machinery: the BullMQ worker that runs due hibernations and the
- * reconciler. `stop()` lets in-flight jobs finish, then closes every connection.
+ * reconciler. `stop()` lets in-flight jobs finish, then closes every connection. Rejects with a
+ * `DeploymentClash` when another deployment owns `REDIS_PREFIX`; `onClash` hears of one that
+ * appears later (the worker has then stopped).
  */
-export const startWorker = async (config: WorkerConfig, log: Logger) => {
+export const startWorker = async (
+  config: WorkerConfig,
+  log: Logger,
+  hooks: { onClash?: (err: DeploymentClash) => void } = {},
+) => {
   const db = openDb(config.DB_PATH)
+  const deployment = deploymentId(db)
   const redis = connectRedis(config.REDIS_URL)
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'))
+  const guard = guardDeployment({
+    redis,
+    prefix: config.REDIS_PREFIX,
+    deployment,
+    log,
+    onClash: (err) => {
+      log.fatal(err.message)
+      void stop().then(() => hooks.onClash?.(err))
+    },
+  })
+  // Before the worker exists, so a process of the wrong deployment never takes a single job.
+  await guard.first.catch((err) => {
+    redis.disconnect()
+    closeDb(db)
+    throw err
+  })
   try {
     for (const warning of await redisSafetyWarnings(redis)) log.warn({ redis: config.REDIS_URL }, warning)
   } catch (err) {
@@ -41,11 +66,18 @@ export const startWorker = async (config: WorkerConfig, log: Logger) => {
     log.warn({ err }, 'could not read Redis settings (CONFIG GET); check maxmemory-policy and persistence yourself')
   }
 
-  const queue = createHibernationQueue(redis, config.REDIS_PREFIX)
+  const queue = createHibernationQueue(redis, config.REDIS_PREFIX, deployment)
   queue.on('error', (err) => log.warn({ err: err.message }, 'queue error'))
   const worker = new Worker<HibernationJob, void, 'complete'>(
     HIBERNATION_QUEUE,
-    hibernationProcessor({ db, publisher: createEventPublisher(redis, config.REDIS_PREFIX), log }),
+    hibernationProcessor({
+      db,
+      publisher: createEventPublisher(redis, config.REDIS_PREFIX, deployment),
+      log,
+      deployment,
+      foreignJob: () => void guard.check().catch(() => undefined),
+      holdAfterCommitMs: config.TEST_HOLD_AFTER_COMMIT_MS,
+    }),
     {
       connection: redis,
       prefix: config.REDIS_PREFIX,
@@ -61,29 +93,57 @@ export const startWorker = async (config: WorkerConfig, log: Logger) => {
   worker.on('failed', (job, err) => log.error({ err, jobId: job?.id }, 'hibernation job failed permanently'))
   await worker.waitUntilReady()
 
-  const reconciler = startReconciler({ db, queue, redis, log }, config.RECONCILE_INTERVAL_MS)
+  const reconciler = startReconciler({ db, queue, redis, log, owned: guard.check }, config.RECONCILE_INTERVAL_MS)
   const housekeeping = startHousekeeping({ db, log }, housekeepingOptions(config))
   log.info(
     {
       concurrency: config.WORKER_CONCURRENCY,
       prefix: config.REDIS_PREFIX,
+      deployment,
       reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
     },
     'worker ready',
   )
 
-  let stopped: Promise<void> | undefined
+  let stopped: Promise<'clean' | 'timed out'> | undefined
+  /**
+   * Lets in-flight jobs finish (commit, publish, ack), then closes every connection, within
+   * `SHUTDOWN_TIMEOUT_MS`: commands wait for Redis without limit (maxRetriesPerRequest: null),
+   * so past it the sockets are cut. Jobs cut off stay active and run again after their lock expires.
+   */
   const stop = () => {
     stopped ??= (async () => {
-      await reconciler.stop()
-      await housekeeping.stop()
-      // Waits for in-flight jobs: each finishes (commit, publish, ack) before Redis closes.
-      await worker.close()
-      await queue.close()
-      await redis.quit().catch(() => redis.disconnect())
+      guard.stop()
+      const graceful = (async () => {
+        await reconciler.stop()
+        await housekeeping.stop()
+        await worker.close()
+        await queue.close()
+        await redis.quit()
+      })()
+      const outcome = await within(config.SHUTDOWN_TIMEOUT_MS, graceful)
+      if (outcome === 'timed out') {
+        log.warn(
+          { timeoutMs: config.SHUTDOWN_TIMEOUT_MS },
+          'shutdown timed out (Redis unreachable?); unacknowledged jobs run again once their lock expires',
+        )
+      }
+      redis.disconnect()
       closeDb(db)
+      return outcome
     })()
     return stopped
   }
   return { worker, queue, redis, db, reconciler, stop }
 }
+
+const within = (ms: number, work: Promise<unknown>) =>
+  new Promise<'clean' | 'timed out'>((resolve) => {
+    const timer = setTimeout(() => resolve('timed out'), ms)
+    void work
+      .catch(() => undefined)
+      .then(() => {
+        clearTimeout(timer)
+        resolve('clean')
+      })
+  })

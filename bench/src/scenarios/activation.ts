@@ -1,5 +1,5 @@
 import { connectRedis, createHibernationQueue, scheduleHibernationJobs } from '@dormant/core'
-import { closeDb, openDb, startHibernation } from '@dormant/db'
+import { closeDb, deploymentId, openDb, startHibernation } from '@dormant/db'
 import { tempDbPath, uniquePrefix } from '@dormant/testing'
 import { sleep } from '../clock.js'
 import type { Ctx } from '../context.js'
@@ -20,7 +20,7 @@ export const runActivation = async (ctx: Ctx, size: { count: number }): Promise<
   const prefix = uniquePrefix('bench')
   const db = openDb(dbPath)
   const redis = connectRedis(ctx.redisUrl)
-  const queue = createHibernationQueue(redis, prefix)
+  const queue = createHibernationQueue(redis, prefix, deploymentId(db))
   s.update('creating due hibernations')
   const ids = insertBareUsers(db, n)
   const now = Date.now()

@@ -1,5 +1,5 @@
 import { connectRedis, createHibernationQueue, createLogger, scheduleHibernationJobs } from '@dormant/core'
-import { closeDb, openDb, startHibernation } from '@dormant/db'
+import { closeDb, deploymentId, openDb, startHibernation } from '@dormant/db'
 import { tempDbPath, uniquePrefix, waitFor } from '@dormant/testing'
 import { reconcile } from '../../../apps/worker/src/reconcile.js'
 import type { Ctx } from '../context.js'
@@ -26,7 +26,7 @@ export const runScheduling = async (
   const db = openDb(dbPath)
   const ids = insertBareUsers(db, n)
   const redis = connectRedis(ctx.redisUrl)
-  const queue = createHibernationQueue(redis, prefix)
+  const queue = createHibernationQueue(redis, prefix, deploymentId(db))
   const api = await startApi({ DB_PATH: dbPath, REDIS_URL: ctx.redisUrl, REDIS_PREFIX: prefix, ...ADMIN_ENV })
   const agent = keepAliveAgent(size.concurrency)
   try {

@@ -1,5 +1,5 @@
 import { connectRedis, createEventPublisher, createHibernationQueue, scheduleHibernationJobs } from '@dormant/core'
-import { closeDb, openDb, startHibernation } from '@dormant/db'
+import { closeDb, deploymentId, openDb, startHibernation } from '@dormant/db'
 import { tempDbPath, uniquePrefix } from '@dormant/testing'
 import { openClients, SseClient } from '../clients/sse-client.js'
 import { quantile, sleep, sortedNumbers } from '../clock.js'
@@ -84,8 +84,8 @@ export const runTimers = async (ctx: Ctx, size: Size): Promise<ScenarioResult> =
     const sparse = lateness(endsAt, receivedAt, 0, size.sparse)
 
     s.update('burst: committing and queueing')
-    const queue = createHibernationQueue(redis, prefix)
-    const publisher = createEventPublisher(redis, prefix)
+    const queue = createHibernationQueue(redis, prefix, deploymentId(db))
+    const publisher = createEventPublisher(redis, prefix, deploymentId(db))
     const dueAt = Date.now() + 2000 + size.burst * 0.6
     const batch: { id: string; endsAt: number }[] = []
     for (let i = size.sparse; i < total; i++) {

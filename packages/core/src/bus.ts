@@ -10,10 +10,11 @@ export type EventPublisher = {
   sessionsRevoked(sessionIds: string[]): Promise<void>
 }
 
-export const createEventPublisher = (redis: Redis, prefix: string): EventPublisher => {
+/** `deployment` (see `deploymentId`) rides on every message: a hub of another deployment ignores it. */
+export const createEventPublisher = (redis: Redis, prefix: string, deployment: string): EventPublisher => {
   const channel = eventsChannel(prefix)
   const send = async (message: BusMessage) => {
-    await redis.publish(channel, JSON.stringify(message))
+    await redis.publish(channel, JSON.stringify({ ...message, d: deployment }))
   }
   return {
     events: (events) => (events.length ? send({ kind: 'events', events }) : Promise.resolve()),

@@ -43,10 +43,14 @@ export type DormantEvent<T extends EventType = EventType> = {
  * "the table has rows up to this id" and makes subscribers read what they miss.
  * `revokedSessions` ends the streams of sessions that were revoked.
  */
-export type BusMessage =
+export type BusMessage = (
   | { kind: 'events'; events: DormantEvent[] }
   | { kind: 'upTo'; id: number }
   | { kind: 'sessions.revoked'; sessionIds: string[] }
+) & {
+  /** The sending deployment's identity; set by the publisher. */
+  d?: string
+}
 
 /** The `error.code` values of the HTTP API's error responses. */
 export type ErrorCode =

@@ -1,5 +1,6 @@
 export * from './bus.js'
 export * from './config.js'
+export * from './deployment.js'
 export * from './events.js'
 export * from './log.js'
 export * from './permissions.js'

@@ -3,8 +3,12 @@ import { z } from 'zod'
 
 export const HIBERNATION_QUEUE = 'hibernations'
 
-/** Job data holds the id only: the DB is the source of truth, Redis bytes stay small. */
-export const hibernationJobSchema = z.object({ h: z.string().min(1) }).strict()
+/**
+ * Job data holds the id and the deployment's identity only: the DB is the source of truth,
+ * Redis bytes stay small (the JSON stays under the 64-byte listpack limit). `d` is optional
+ * for jobs queued before identities existed.
+ */
+export const hibernationJobSchema = z.object({ h: z.string().min(1), d: z.string().min(1).optional() }).strict()
 export type HibernationJob = z.infer<typeof hibernationJobSchema>
 
 /** BullMQ job ids may not contain ':' nor be all digits; hibernation ids are neither. */
@@ -18,14 +22,22 @@ export const hibernationJobId = (hibernationId: string) => hibernationId
  */
 export const HIBERNATION_JOB_OPTIONS = {} satisfies JobsOptions
 
-export type HibernationQueue = Queue<HibernationJob, void, 'complete'>
+/** The queue of one deployment: the jobs it adds carry that deployment's identity. */
+export type HibernationQueue = Queue<HibernationJob, void, 'complete'> & { readonly deployment: string }
 
-export const createHibernationQueue = (connection: ConnectionOptions, prefix: string): HibernationQueue =>
-  new Queue<HibernationJob, void, 'complete'>(HIBERNATION_QUEUE, {
-    connection,
-    prefix,
-    defaultJobOptions: HIBERNATION_JOB_OPTIONS,
-  })
+export const createHibernationQueue = (
+  connection: ConnectionOptions,
+  prefix: string,
+  deployment: string,
+): HibernationQueue =>
+  Object.assign(
+    new Queue<HibernationJob, void, 'complete'>(HIBERNATION_QUEUE, {
+      connection,
+      prefix,
+      defaultJobOptions: HIBERNATION_JOB_OPTIONS,
+    }),
+    { deployment },
+  )
 
 /** Delay computed from endsAt, not from a duration, so a late enqueue is not late twice. */
 export const scheduleHibernationJob = (
@@ -36,7 +48,7 @@ export const scheduleHibernationJob = (
 ) =>
   queue.add(
     'complete',
-    { h: hibernationId },
+    { h: hibernationId, d: queue.deployment },
     {
       jobId: hibernationJobId(hibernationId),
       delay: Math.max(0, endsAt - now),
@@ -52,7 +64,7 @@ export const scheduleHibernationJobs = (
   queue.addBulk(
     hibernations.map((h) => ({
       name: 'complete' as const,
-      data: { h: h.id },
+      data: { h: h.id, d: queue.deployment },
       opts: { jobId: hibernationJobId(h.id), delay: Math.max(0, h.endsAt - now) },
     })),
   )

@@ -1,5 +1,6 @@
 export { ACTIVATION_EFFECTS, type ActivationContext } from './activation.js'
 export * from './client.js'
+export { deploymentId } from './deployment.js'
 export * from './events.js'
 export * from './hibernations.js'
 export { newId } from './ids.js'

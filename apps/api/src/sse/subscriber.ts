@@ -6,7 +6,13 @@ import type { StreamHub } from './hub.js'
  * The one Redis subscription of this API process. Whenever it is (re)established the hub
  * reads what it missed from the events table, so an outage delays events but loses none.
  */
-export const subscribeHub = async (subscriber: Redis, prefix: string, hub: StreamHub, log: Logger) => {
+export const subscribeHub = async (
+  subscriber: Redis,
+  prefix: string,
+  deployment: string,
+  hub: StreamHub,
+  log: Logger,
+) => {
   const channel = eventsChannel(prefix)
   subscriber.on('message', (from: string, raw: string) => {
     if (from !== channel) return
@@ -17,6 +23,8 @@ export const subscribeHub = async (subscriber: Redis, prefix: string, hub: Strea
       log.warn({ err }, 'ignoring a malformed bus message')
       return
     }
+    // Another deployment on this prefix (a shared Redis): its ids and users are not ours.
+    if (message.d !== undefined && message.d !== deployment) return
     if (message.kind === 'events') hub.offer(message.events)
     else if (message.kind === 'upTo') hub.catchUp(message.id)
     else if (message.kind === 'sessions.revoked') hub.closeSessions(message.sessionIds)
