@@ -12,6 +12,7 @@ import { Worker } from 'bullmq'
 import { hibernationProcessor } from './complete-hibernation.js'
 import type { WorkerConfig } from './env.js'
 import { startReconciler } from './reconcile.js'
+import { startWebhooks } from './webhooks.js'
 
 /** Finished jobs kept for Bull Board; bounded so Redis does not grow with history. */
 const RETENTION = {
@@ -55,6 +56,7 @@ export const startWorker = async (config: WorkerConfig, log: Logger) => {
   await worker.waitUntilReady()
 
   const reconciler = startReconciler({ db, queue, redis, log }, config.RECONCILE_INTERVAL_MS)
+  const webhooks = await startWebhooks(config, { db, redis, log })
   log.info(
     {
       concurrency: config.WORKER_CONCURRENCY,
@@ -68,6 +70,7 @@ export const startWorker = async (config: WorkerConfig, log: Logger) => {
   const stop = () => {
     stopped ??= (async () => {
       await reconciler.stop()
+      await webhooks.stop()
       // Waits for in-flight jobs: each finishes (commit, publish, ack) before Redis closes.
       await worker.close()
       await queue.close()
@@ -76,5 +79,5 @@ export const startWorker = async (config: WorkerConfig, log: Logger) => {
     })()
     return stopped
   }
-  return { worker, queue, redis, db, reconciler, stop }
+  return { worker, queue, redis, db, reconciler, webhooks, stop }
 }

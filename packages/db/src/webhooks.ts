@@ -106,8 +106,11 @@ const CURSOR = 'webhooks_dispatched_through'
  * The first call starts at the newest event: endpoints get what happens after they exist.
  * Returns the new rows, which need jobs.
  */
-export const dispatchWebhookEvents = (db: Db, limit = 1000, now = Date.now()) =>
-  write(db, (tx) => {
+export const dispatchWebhookEvents = (db: Db, limit = 1000, now = Date.now()) => {
+  // Read first, without the write lock: the periodic pass usually finds nothing new.
+  const seen = db.select({ value: meta.value }).from(meta).where(eq(meta.key, CURSOR)).get()?.value
+  if (seen !== undefined && latestEventId(db) <= seen) return { created: [] as DeliveryRow[], more: false }
+  return write(db, (tx) => {
     const cursor = tx.select({ value: meta.value }).from(meta).where(eq(meta.key, CURSOR)).get()?.value
     const setCursor = (value: number) =>
       tx
@@ -150,6 +153,7 @@ export const dispatchWebhookEvents = (db: Db, limit = 1000, now = Date.now()) =>
     setCursor(last.id)
     return { created, more: batch.length === limit }
   })
+}
 
 /** A delivery with what its attempt needs: the endpoint's URL and signing secrets. */
 export const deliveryForAttempt = (db: Db, id: string, now = Date.now()) => {
@@ -186,14 +190,22 @@ export const recordAttempt = (db: Db, id: string, outcome: AttemptOutcome, now =
     .returning()
     .get() ?? null
 
-/** Sends a delivery again (same row, same webhook-id) with a fresh retry window. */
+/**
+ * Sends a delivery again (same row, same webhook-id) with a fresh retry window. An admin who
+ * redelivers has looked at the endpoint, so a disabled one is enabled again.
+ */
 export const redeliver = (db: Db, endpointId: string, id: string, now = Date.now()) =>
-  db
-    .update(webhookDeliveries)
-    .set({ status: 'pending', nextAttemptAt: now, retryFrom: now })
-    .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.endpointId, endpointId)))
-    .returning()
-    .get() ?? null
+  write(db, (tx) => {
+    const row = tx
+      .update(webhookDeliveries)
+      .set({ status: 'pending', nextAttemptAt: now, retryFrom: now })
+      .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.endpointId, endpointId)))
+      .returning()
+      .get()
+    if (!row) return null
+    tx.update(webhookEndpoints).set({ enabled: true, disabledReason: null }).where(eq(webhookEndpoints.id, endpointId)).run()
+    return row
+  })
 
 /** A page of an endpoint's deliveries, newest event first; the cursor is the last event id. */
 export const listWebhookDeliveries = (db: Db, endpointId: string, limit: number, cursor?: number) => {
@@ -214,12 +226,15 @@ export const listWebhookDeliveries = (db: Db, endpointId: string, limit: number,
   }
 }
 
-/** Pending deliveries in id order after `after`, for the reconciler. */
+/** Pending deliveries of enabled endpoints in id order after `after`, for the reconciler. */
 export const listPendingDeliveries = (db: Db, after: string, limit: number) =>
   db
     .select({ id: webhookDeliveries.id, nextAttemptAt: webhookDeliveries.nextAttemptAt })
     .from(webhookDeliveries)
-    .where(and(eq(webhookDeliveries.status, 'pending'), gt(webhookDeliveries.id, after)))
+    .innerJoin(webhookEndpoints, eq(webhookEndpoints.id, webhookDeliveries.endpointId))
+    .where(
+      and(eq(webhookDeliveries.status, 'pending'), gt(webhookDeliveries.id, after), eq(webhookEndpoints.enabled, true)),
+    )
     .orderBy(asc(webhookDeliveries.id))
     .limit(limit)
     .all()
