@@ -6,7 +6,14 @@ import {
   type WebhookJob,
   webhookJobSchema,
 } from '@dormant/core'
-import { type AttemptOutcome, type Db, deliveryForAttempt, deliveryJson, disableWebhookEndpoint, recordAttempt } from '@dormant/db'
+import {
+  type AttemptOutcome,
+  type Db,
+  deliveryForAttempt,
+  deliveryJson,
+  disableWebhookEndpoint,
+  recordAttempt,
+} from '@dormant/db'
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { sendWebhook } from './webhook-send.js'
@@ -72,7 +79,11 @@ export const webhookProcessor = (deps: DeliverDeps) => async (job: Job<WebhookJo
   if (!row) return
   if (outcome.status === 'failed') {
     // Its oldest undelivered event has failed for the whole window: stop sending until an admin looks.
-    disableWebhookEndpoint(deps.db, endpoint.id, `delivery ${delivery.id} failed for ${Math.round(deps.settings.retryWindowMs / 3600_000)} h: ${outcome.error}`)
+    disableWebhookEndpoint(
+      deps.db,
+      endpoint.id,
+      `delivery ${delivery.id} failed for ${Math.round(deps.settings.retryWindowMs / 3600_000)} h: ${outcome.error}`,
+    )
     log.warn({ endpointId: endpoint.id, error: outcome.error }, 'webhook delivery failed; endpoint disabled')
   }
   await publishDelivery(deps.redis, deps.prefix, deliveryJson(row)).catch((err) =>

@@ -1,4 +1,11 @@
-import { type BusMessage, connectRedis, enqueueDeliveries, eventsChannel, type Logger, type WebhookQueue } from '@dormant/core'
+import {
+  type BusMessage,
+  connectRedis,
+  enqueueDeliveries,
+  eventsChannel,
+  type Logger,
+  type WebhookQueue,
+} from '@dormant/core'
 import { type Db, deliveryJson, dispatchWebhookEvents } from '@dormant/db'
 import type { Redis } from 'ioredis'
 import { publishDelivery } from './webhook-deliver.js'

@@ -30,7 +30,13 @@ export const sendWebhook = (
   const url = new URL(target.url)
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
   if (!options.allowPrivate && isIP(host) && isRefusedAddress(host))
-    return Promise.resolve({ ok: false, httpStatus: null, latencyMs: null, refused: true, error: `refused destination ${host}` })
+    return Promise.resolve({
+      ok: false,
+      httpStatus: null,
+      latencyMs: null,
+      refused: true,
+      error: `refused destination ${host}`,
+    })
   const timestamp = Math.floor(now / 1000)
   const headers = {
     'content-type': 'application/json',
@@ -51,7 +57,10 @@ export const sendWebhook = (
       timeout: options.timeoutMs,
     })
     // The whole exchange is bounded, not only idle gaps: a receiver trickling bytes cannot hold a job.
-    const deadline = setTimeout(() => request.destroy(new Error(`timed out after ${options.timeoutMs} ms`)), options.timeoutMs)
+    const deadline = setTimeout(
+      () => request.destroy(new Error(`timed out after ${options.timeoutMs} ms`)),
+      options.timeoutMs,
+    )
     let settled = false
     const finish = (result: SendResult) => {
       if (settled) return

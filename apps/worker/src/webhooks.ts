@@ -44,7 +44,11 @@ export const startWebhooks = async (
   )
   worker.on('error', (err) => log.warn({ err: err.message }, 'webhook worker error'))
   await worker.waitUntilReady()
-  const dispatcher = await startDispatcher({ db, queue, redis, prefix, log }, config.REDIS_URL, config.WEBHOOK_DISPATCH_INTERVAL_MS)
+  const dispatcher = await startDispatcher(
+    { db, queue, redis, prefix, log },
+    config.REDIS_URL,
+    config.WEBHOOK_DISPATCH_INTERVAL_MS,
+  )
   const reconciler = startWebhookReconciler({ db, queue, redis, log }, config.RECONCILE_INTERVAL_MS)
   return {
     queue,

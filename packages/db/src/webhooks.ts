@@ -113,11 +113,7 @@ export const dispatchWebhookEvents = (db: Db, limit = 1000, now = Date.now()) =>
   return write(db, (tx) => {
     const cursor = tx.select({ value: meta.value }).from(meta).where(eq(meta.key, CURSOR)).get()?.value
     const setCursor = (value: number) =>
-      tx
-        .insert(meta)
-        .values({ key: CURSOR, value })
-        .onConflictDoUpdate({ target: meta.key, set: { value } })
-        .run()
+      tx.insert(meta).values({ key: CURSOR, value }).onConflictDoUpdate({ target: meta.key, set: { value } }).run()
     if (cursor === undefined) {
       setCursor(latestEventId(db))
       return { created: [] as DeliveryRow[], more: false }
@@ -203,7 +199,10 @@ export const redeliver = (db: Db, endpointId: string, id: string, now = Date.now
       .returning()
       .get()
     if (!row) return null
-    tx.update(webhookEndpoints).set({ enabled: true, disabledReason: null }).where(eq(webhookEndpoints.id, endpointId)).run()
+    tx.update(webhookEndpoints)
+      .set({ enabled: true, disabledReason: null })
+      .where(eq(webhookEndpoints.id, endpointId))
+      .run()
     return row
   })
 

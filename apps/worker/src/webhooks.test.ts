@@ -1,0 +1,108 @@
+import { createEventPublisher, newWebhookSecret } from '@dormant/core'
+import {
+  createUser,
+  createWebhookEndpoint,
+  type Db,
+  dispatchWebhookEvents,
+  listWebhookDeliveries,
+  rotateWebhookSecret,
+} from '@dormant/db'
+import { uniquePrefix, waitFor } from '@dormant/testing'
+import type { Redis } from 'ioredis'
+import { expect } from 'vitest'
+import type { WorkerConfig } from './env.js'
+import { silentLog, test } from './testing.js'
+import { startReceiver } from './webhook-testing.js'
+import { startWebhooks } from './webhooks.js'
+
+const webhookConfig = (config: WorkerConfig): WorkerConfig => ({
+  ...config,
+  WEBHOOK_ALLOW_PRIVATE: true,
+  WEBHOOK_DISPATCH_INTERVAL_MS: 200,
+  WEBHOOK_TIMEOUT_MS: 2000,
+})
+
+/** Commits a change (a new user: one `user.updated`) and announces it like the API does. */
+const commitUserChange = async (db: Db, redis: Redis, prefix: string) => {
+  const created = createUser(db, { email: `${uniquePrefix('u')}@example.com`, passwordHash: 'x', permissions: [] })
+  if ('error' in created) throw new Error(created.error)
+  await createEventPublisher(redis, prefix).events(created.events)
+  return created.events[0]!
+}
+
+const deliveriesOf = (db: Db, endpointId: string) => listWebhookDeliveries(db, endpointId, 100).deliveries
+
+test('a receiver down, then up: the delivery arrives after retries, verified, once per webhook-id', async ({ env }) => {
+  const secret = newWebhookSecret()
+  const receiver = await startReceiver([secret])
+  await receiver.stop()
+  dispatchWebhookEvents(env.db) // starts the cursor at the current end, as a first start would
+  const endpoint = createWebhookEndpoint(env.db, { url: receiver.url, events: ['user.updated'], secret })
+  const webhooks = await startWebhooks(webhookConfig(env.config), { ...env, log: silentLog() })
+  try {
+    const event = await commitUserChange(env.db, env.redis, env.config.REDIS_PREFIX)
+    await waitFor(() => (deliveriesOf(env.db, endpoint.id)[0]?.attempts ?? 0) >= 2, { what: 'two failed attempts' })
+    const failing = deliveriesOf(env.db, endpoint.id)[0]!
+    expect(failing.status).toBe('pending')
+    expect(failing.lastStatus).toBeNull()
+    await receiver.restart()
+    await waitFor(() => deliveriesOf(env.db, endpoint.id)[0]?.status === 'delivered', {
+      what: 'delivered',
+      timeoutMs: 15_000,
+    })
+    const delivered = deliveriesOf(env.db, endpoint.id)[0]!
+    expect(delivered.attempts).toBeGreaterThanOrEqual(3)
+    expect(delivered.lastStatus).toBe(200)
+    expect([...receiver.countById()]).toEqual([[delivered.id, 1]])
+    expect(receiver.state.received[0]?.body).toMatchObject({ type: 'user.updated', id: event.id, data: event.data })
+  } finally {
+    await webhooks.stop()
+    await receiver.stop()
+  }
+})
+
+test('secret rotation: during the overlap either secret verifies; after it only the new one', async ({ env }) => {
+  const oldSecret = newWebhookSecret()
+  const newSecret = newWebhookSecret()
+  const receiver = await startReceiver([oldSecret, newSecret])
+  dispatchWebhookEvents(env.db)
+  const endpoint = createWebhookEndpoint(env.db, { url: receiver.url, events: ['user.updated'], secret: oldSecret })
+  rotateWebhookSecret(env.db, endpoint.id, newSecret, 24 * 3600_000)
+  const webhooks = await startWebhooks(webhookConfig(env.config), { ...env, log: silentLog() })
+  try {
+    await commitUserChange(env.db, env.redis, env.config.REDIS_PREFIX)
+    await waitFor(() => receiver.state.received.length === 1, { what: 'the first delivery' })
+    expect(receiver.state.received[0]?.verifiedWith).toEqual([0, 1])
+
+    // A rotation whose overlap has run out: only the newer secret signs.
+    const [a, b] = [newWebhookSecret(), newWebhookSecret()]
+    receiver.state.secrets.push(a, b)
+    const later = createWebhookEndpoint(env.db, { url: receiver.url, events: ['user.updated'], secret: a })
+    rotateWebhookSecret(env.db, later.id, b, 24 * 3600_000, Date.now() - 25 * 3600_000)
+    await commitUserChange(env.db, env.redis, env.config.REDIS_PREFIX)
+    await waitFor(() => receiver.state.received.length === 3, { what: 'the next deliveries' })
+    const toLater = deliveriesOf(env.db, later.id)[0]!
+    expect(receiver.state.received.find((r) => r.id === toLater.id)?.verifiedWith).toEqual([3])
+  } finally {
+    await webhooks.stop()
+    await receiver.stop()
+  }
+})
+
+test('an endpoint gets only the event types it subscribed to', async ({ env }) => {
+  const secret = newWebhookSecret()
+  const receiver = await startReceiver([secret])
+  dispatchWebhookEvents(env.db)
+  const wanted = createWebhookEndpoint(env.db, { url: receiver.url, events: ['user.updated'], secret })
+  const other = createWebhookEndpoint(env.db, { url: receiver.url, events: ['hibernation.completed'], secret })
+  const webhooks = await startWebhooks(webhookConfig(env.config), { ...env, log: silentLog() })
+  try {
+    await commitUserChange(env.db, env.redis, env.config.REDIS_PREFIX)
+    await waitFor(() => receiver.state.received.length === 1, { what: 'one delivery' })
+    expect(deliveriesOf(env.db, other.id)).toEqual([])
+    expect(deliveriesOf(env.db, wanted.id)).toHaveLength(1)
+  } finally {
+    await webhooks.stop()
+    await receiver.stop()
+  }
+})
