@@ -54,7 +54,7 @@ export const webhookProcessor = (deps: DeliverDeps) => async (job: Job<WebhookJo
   if (!parsed.success) throw new UnrecoverableError(`invalid job data: ${parsed.error.message}`)
   const log = deps.log.child({ jobId: job.id })
   const found = deliveryForAttempt(deps.db, parsed.data.d)
-  if (!found || found.delivery.status !== 'pending') return
+  if (found?.delivery.status !== 'pending') return
   const { delivery, endpoint } = found
   if (!endpoint.enabled) return
   const now = Date.now()

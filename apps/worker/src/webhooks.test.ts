@@ -1,18 +1,16 @@
-import { createEventPublisher, newWebhookSecret } from '@dormant/core'
+import { newWebhookSecret } from '@dormant/core'
 import {
-  createUser,
   createWebhookEndpoint,
   type Db,
   dispatchWebhookEvents,
   listWebhookDeliveries,
   rotateWebhookSecret,
 } from '@dormant/db'
-import { uniquePrefix, waitFor } from '@dormant/testing'
-import type { Redis } from 'ioredis'
+import { waitFor } from '@dormant/testing'
 import { expect } from 'vitest'
 import type { WorkerConfig } from './env.js'
 import { silentLog, test } from './testing.js'
-import { startReceiver } from './webhook-testing.js'
+import { commitUserChange, startReceiver } from './webhook-test-support.js'
 import { startWebhooks } from './webhooks.js'
 
 const webhookConfig = (config: WorkerConfig): WorkerConfig => ({
@@ -21,14 +19,6 @@ const webhookConfig = (config: WorkerConfig): WorkerConfig => ({
   WEBHOOK_DISPATCH_INTERVAL_MS: 200,
   WEBHOOK_TIMEOUT_MS: 2000,
 })
-
-/** Commits a change (a new user: one `user.updated`) and announces it like the API does. */
-const commitUserChange = async (db: Db, redis: Redis, prefix: string) => {
-  const created = createUser(db, { email: `${uniquePrefix('u')}@example.com`, passwordHash: 'x', permissions: [] })
-  if ('error' in created) throw new Error(created.error)
-  await createEventPublisher(redis, prefix).events(created.events)
-  return created.events[0]!
-}
 
 const deliveriesOf = (db: Db, endpointId: string) => listWebhookDeliveries(db, endpointId, 100).deliveries
 

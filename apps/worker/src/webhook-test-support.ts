@@ -1,6 +1,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { createEventPublisher } from '@dormant/core'
+import { createUser, type Db } from '@dormant/db'
+import { uniquePrefix } from '@dormant/testing'
+import type { Redis } from 'ioredis'
 import { Webhook } from 'standardwebhooks'
+
+/** Commits a change (a new user: one `user.updated`) and announces it like the API does. */
+export const commitUserChange = async (db: Db, redis: Redis, prefix: string) => {
+  const created = createUser(db, { email: `${uniquePrefix('u')}@example.com`, passwordHash: 'x', permissions: [] })
+  if ('error' in created) throw new Error(created.error)
+  await createEventPublisher(redis, prefix).events(created.events)
+  return created.events[0]!
+}
 
 export type Received = { id: string; body: unknown; verifiedWith: number[] }
 
