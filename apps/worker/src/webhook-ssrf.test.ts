@@ -1,10 +1,10 @@
 import { checkWebhookUrl, newWebhookSecret, RefusedDestinationError, type Resolver } from '@dormant/core'
 import { createWebhookEndpoint, dispatchWebhookEvents, listWebhookDeliveries } from '@dormant/db'
-import { waitFor } from '@dormant/testing'
+import { startReceiver, waitFor } from '@dormant/testing'
 import { describe, expect, it } from 'vitest'
 import { silentLog, test } from './testing.js'
 import { sendWebhook } from './webhook-send.js'
-import { commitUserChange, startReceiver } from './webhook-test-support.js'
+import { commitUserChange } from './webhook-test-support.js'
 import { startWebhooks } from './webhooks.js'
 
 /** One address per refused class. */

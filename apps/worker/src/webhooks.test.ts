@@ -6,11 +6,11 @@ import {
   listWebhookDeliveries,
   rotateWebhookSecret,
 } from '@dormant/db'
-import { waitFor } from '@dormant/testing'
+import { startReceiver, waitFor } from '@dormant/testing'
 import { expect } from 'vitest'
 import type { WorkerConfig } from './env.js'
 import { silentLog, test } from './testing.js'
-import { commitUserChange, startReceiver } from './webhook-test-support.js'
+import { commitUserChange } from './webhook-test-support.js'
 import { startWebhooks } from './webhooks.js'
 
 const webhookConfig = (config: WorkerConfig): WorkerConfig => ({
