@@ -54,7 +54,8 @@ export const webhookProcessor = (deps: DeliverDeps) => async (job: Job<WebhookJo
   if (!parsed.success) throw new UnrecoverableError(`invalid job data: ${parsed.error.message}`)
   const log = deps.log.child({ jobId: job.id })
   const found = deliveryForAttempt(deps.db, parsed.data.d)
-  if (found?.delivery.status !== 'pending') return
+  // A job of an earlier redelivery (or of a finished row) has nothing left to do.
+  if (found?.delivery.status !== 'pending' || found.delivery.redeliveries !== parsed.data.g) return
   const { delivery, endpoint } = found
   if (!endpoint.enabled) return
   const now = Date.now()

@@ -24,7 +24,7 @@ export const dispatchOnce = async (deps: DispatchDeps) => {
     if (created.length) {
       await enqueueDeliveries(
         deps.queue,
-        created.map((d) => ({ id: d.id, nextAttemptAt: d.nextAttemptAt ?? 0 })),
+        created.map((d) => ({ id: d.id, redeliveries: 0, nextAttemptAt: d.nextAttemptAt ?? 0 })),
       )
       total += created.length
       for (const row of created) void publishDelivery(deps.redis, deps.prefix, deliveryJson(row)).catch(() => {})

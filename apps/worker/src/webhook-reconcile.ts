@@ -1,4 +1,4 @@
-import { enqueueDeliveries, type Logger, type WebhookQueue } from '@dormant/core'
+import { enqueueDeliveries, type Logger, type WebhookQueue, webhookJobId } from '@dormant/core'
 import { type Db, listPendingDeliveries } from '@dormant/db'
 import type { Redis } from 'ioredis'
 
@@ -18,13 +18,13 @@ export const reconcileWebhooks = async (deps: WebhookReconcileDeps, pageSize = 1
     after = page[page.length - 1]!.id
     report.pending += page.length
     const pipeline = redis.pipeline()
-    for (const d of page) pipeline.hmget(queue.toKey(d.id), 'timestamp', 'finishedOn')
+    for (const d of page) pipeline.hmget(queue.toKey(webhookJobId(d.id, d.redeliveries)), 'timestamp', 'finishedOn')
     const states = ((await pipeline.exec()) ?? []).map(([, fields]) => fields as (string | null)[])
     const missing = page.filter((_, i) => !states[i]?.[0])
     const finished = page.filter((_, i) => states[i]?.[0] && states[i]?.[1])
     report.created += missing.length
     report.replaced += finished.length
-    await Promise.all(finished.map((d) => queue.remove(d.id)))
+    await Promise.all(finished.map((d) => queue.remove(webhookJobId(d.id, d.redeliveries))))
     const todo = [...missing, ...finished]
     if (todo.length) await enqueueDeliveries(queue, todo)
   }

@@ -1,14 +1,18 @@
-import { newWebhookSecret } from '@dormant/core'
+import { connectRedis, enqueueDeliveries, newWebhookSecret } from '@dormant/core'
 import {
+  closeDb,
   createWebhookEndpoint,
   type Db,
   dispatchWebhookEvents,
+  getWebhookEndpoint,
   listWebhookDeliveries,
+  openDb,
+  redeliver,
   rotateWebhookSecret,
 } from '@dormant/db'
-import { startReceiver, waitFor } from '@dormant/testing'
+import { startReceiver, startRedisServer, tempDbPath, uniquePrefix, waitFor } from '@dormant/testing'
 import { expect } from 'vitest'
-import type { WorkerConfig } from './env.js'
+import { loadWorkerConfig, type WorkerConfig } from './env.js'
 import { silentLog, test } from './testing.js'
 import { commitUserChange } from './webhook-test-support.js'
 import { startWebhooks } from './webhooks.js'
@@ -94,5 +98,75 @@ test('an endpoint gets only the event types it subscribed to', async ({ env }) =
   } finally {
     await webhooks.stop()
     await receiver.stop()
+  }
+})
+
+test('past the retry window a delivery fails and its endpoint is disabled; a redelivery keeps the webhook-id', async ({
+  env,
+}) => {
+  const secret = newWebhookSecret()
+  const receiver = await startReceiver([secret])
+  receiver.state.status = 500
+  dispatchWebhookEvents(env.db)
+  const endpoint = createWebhookEndpoint(env.db, { url: receiver.url, events: ['user.updated'], secret })
+  const config = { ...webhookConfig(env.config), WEBHOOK_RETRY_WINDOW_MS: 1000 }
+  const webhooks = await startWebhooks(config, { ...env, log: silentLog() })
+  try {
+    await commitUserChange(env.db, env.redis, env.config.REDIS_PREFIX)
+    await waitFor(() => deliveriesOf(env.db, endpoint.id)[0]?.status === 'failed', { what: 'failed' })
+    const failed = deliveriesOf(env.db, endpoint.id)[0]!
+    expect(failed.lastStatus).toBe(500)
+    expect(getWebhookEndpoint(env.db, endpoint.id)).toMatchObject({
+      enabled: false,
+      disabledReason: expect.any(String),
+    })
+
+    receiver.state.status = 200
+    const again = redeliver(env.db, endpoint.id, failed.id)
+    expect(again).not.toBeNull()
+    await enqueueDeliveries(webhooks.queue, [{ id: failed.id, redeliveries: again!.redeliveries, nextAttemptAt: 0 }])
+    await waitFor(() => deliveriesOf(env.db, endpoint.id)[0]?.status === 'delivered', { what: 'redelivered' })
+    expect(getWebhookEndpoint(env.db, endpoint.id)?.enabled).toBe(true)
+    expect([...receiver.countById()]).toEqual([[failed.id, 1]])
+  } finally {
+    await webhooks.stop()
+    await receiver.stop()
+  }
+})
+
+test('Redis FLUSHALL with a delivery pending: the reconciler re-creates its job and it arrives', async () => {
+  const redisServer = await startRedisServer()
+  const secret = newWebhookSecret()
+  const receiver = await startReceiver([secret])
+  await receiver.stop()
+  const config = loadWorkerConfig({
+    REDIS_URL: redisServer.url,
+    REDIS_PREFIX: uniquePrefix(),
+    DB_PATH: tempDbPath(),
+    WEBHOOK_ALLOW_PRIVATE: 'true',
+    RECONCILE_INTERVAL_MS: '300',
+  })
+  const db = openDb(config.DB_PATH)
+  const redis = connectRedis(config.REDIS_URL)
+  dispatchWebhookEvents(db)
+  const endpoint = createWebhookEndpoint(db, { url: receiver.url, events: ['user.updated'], secret })
+  const webhooks = await startWebhooks(config, { db, redis, log: silentLog() })
+  try {
+    await commitUserChange(db, redis, config.REDIS_PREFIX)
+    await waitFor(() => (deliveriesOf(db, endpoint.id)[0]?.attempts ?? 0) >= 1, { what: 'a failed attempt' })
+    await redis.flushall()
+    expect(await redis.dbsize()).toBe(0)
+    await receiver.restart()
+    await waitFor(() => deliveriesOf(db, endpoint.id)[0]?.status === 'delivered', {
+      what: 'delivered',
+      timeoutMs: 15_000,
+    })
+    expect([...receiver.countById()]).toEqual([[deliveriesOf(db, endpoint.id)[0]!.id, 1]])
+  } finally {
+    await webhooks.stop()
+    await receiver.stop()
+    await redis.quit()
+    closeDb(db)
+    await redisServer.destroy()
   }
 })

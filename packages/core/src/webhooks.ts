@@ -12,25 +12,30 @@ export const WEBHOOK_EVENT_TYPES = [
   'transaction.created',
 ] as const satisfies readonly EventType[]
 
-/** Job data holds the delivery id only: the row is the truth; its id is also the job id. */
-export const webhookJobSchema = z.object({ d: z.string().min(1) }).strict()
+/** Job data holds the delivery id and its redelivery count only: the row is the truth. */
+export const webhookJobSchema = z.object({ d: z.string().min(1), g: z.number().int().min(0) }).strict()
 export type WebhookJob = z.infer<typeof webhookJobSchema>
 export type WebhookQueue = Queue<WebhookJob, void, 'deliver'>
 
 export const createWebhookQueue = (connection: ConnectionOptions, prefix: string): WebhookQueue =>
   new Queue<WebhookJob, void, 'deliver'>(WEBHOOK_QUEUE, { connection, prefix })
 
+/**
+ * A delivery's job id: the delivery id, plus the redelivery count once redelivered, so a
+ * redelivery is a new job even while the previous one is still finishing.
+ */
+export const webhookJobId = (deliveryId: string, redeliveries: number) =>
+  redeliveries ? `${deliveryId}-r${redeliveries}` : deliveryId
+
+type Pending = { id: string; redeliveries: number; nextAttemptAt: number }
+
 /** Adds one job per delivery, in one round trip; an existing job id keeps the existing job. */
-export const enqueueDeliveries = (
-  queue: WebhookQueue,
-  deliveries: readonly { id: string; nextAttemptAt: number }[],
-  now = Date.now(),
-) =>
+export const enqueueDeliveries = (queue: WebhookQueue, deliveries: readonly Pending[], now = Date.now()) =>
   queue.addBulk(
     deliveries.map((d) => ({
       name: 'deliver' as const,
-      data: { d: d.id },
-      opts: { jobId: d.id, delay: Math.max(0, d.nextAttemptAt - now) },
+      data: { d: d.id, g: d.redeliveries },
+      opts: { jobId: webhookJobId(d.id, d.redeliveries), delay: Math.max(0, d.nextAttemptAt - now) },
     })),
   )
 

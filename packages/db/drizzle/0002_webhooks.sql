@@ -11,6 +11,7 @@ CREATE TABLE `webhook_deliveries` (
 	`last_attempt_at` integer,
 	`latency_ms` integer,
 	`next_attempt_at` integer,
+	`redeliveries` integer DEFAULT 0 NOT NULL,
 	`retry_from` integer NOT NULL,
 	`created_at` integer NOT NULL,
 	FOREIGN KEY (`endpoint_id`) REFERENCES `webhook_endpoints`(`id`) ON UPDATE no action ON DELETE cascade

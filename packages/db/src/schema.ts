@@ -131,6 +131,8 @@ export const webhookDeliveries = sqliteTable(
     lastAttemptAt: integer('last_attempt_at'),
     latencyMs: integer('latency_ms'),
     nextAttemptAt: integer('next_attempt_at'),
+    /** Manual redeliveries so far; part of the job id, so a redelivery never collides with the previous job. */
+    redeliveries: integer('redeliveries').notNull().default(0),
     /** Start of the retry window (creation, or the last manual redelivery). */
     retryFrom: integer('retry_from').notNull(),
     createdAt: integer('created_at').notNull(),

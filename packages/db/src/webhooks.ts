@@ -194,7 +194,12 @@ export const redeliver = (db: Db, endpointId: string, id: string, now = Date.now
   write(db, (tx) => {
     const row = tx
       .update(webhookDeliveries)
-      .set({ status: 'pending', nextAttemptAt: now, retryFrom: now })
+      .set({
+        status: 'pending',
+        nextAttemptAt: now,
+        retryFrom: now,
+        redeliveries: sql`${webhookDeliveries.redeliveries} + 1`,
+      })
       .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.endpointId, endpointId)))
       .returning()
       .get()
@@ -228,7 +233,11 @@ export const listWebhookDeliveries = (db: Db, endpointId: string, limit: number,
 /** Pending deliveries of enabled endpoints in id order after `after`, for the reconciler. */
 export const listPendingDeliveries = (db: Db, after: string, limit: number) =>
   db
-    .select({ id: webhookDeliveries.id, nextAttemptAt: webhookDeliveries.nextAttemptAt })
+    .select({
+      id: webhookDeliveries.id,
+      redeliveries: webhookDeliveries.redeliveries,
+      nextAttemptAt: webhookDeliveries.nextAttemptAt,
+    })
     .from(webhookDeliveries)
     .innerJoin(webhookEndpoints, eq(webhookEndpoints.id, webhookDeliveries.endpointId))
     .where(
@@ -237,7 +246,7 @@ export const listPendingDeliveries = (db: Db, after: string, limit: number) =>
     .orderBy(asc(webhookDeliveries.id))
     .limit(limit)
     .all()
-    .map((d) => ({ id: d.id, nextAttemptAt: d.nextAttemptAt ?? 0 }))
+    .map((d) => ({ id: d.id, redeliveries: d.redeliveries, nextAttemptAt: d.nextAttemptAt ?? 0 }))
 
 export const pendingAmong = (db: Db, ids: string[]) =>
   new Set(

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { Webhook } from 'standardwebhooks'
 
+/** A verified request the receiver accepted (answered 2xx). */
 export type Received = { id: string; body: unknown; verifiedWith: number[] }
 
 /**
@@ -43,7 +44,8 @@ export const startReceiver = async (secrets: string[], port = 0) => {
         res.writeHead(401).end()
         return
       }
-      state.received.push({ id: headers['webhook-id'] ?? '', body, verifiedWith })
+      // Only accepted deliveries count: a request answered with an error is one the sender must retry.
+      if (state.status < 300) state.received.push({ id: headers['webhook-id'] ?? '', body, verifiedWith })
       res.writeHead(state.status).end('ok')
     })
   }
