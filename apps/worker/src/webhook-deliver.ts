@@ -1,11 +1,4 @@
-import {
-  eventsChannel,
-  type Logger,
-  type Resolver,
-  type WebhookDeliveryJson,
-  type WebhookJob,
-  webhookJobSchema,
-} from '@dormant/core'
+import { type Logger, publishWebhookDelivery, type Resolver, type WebhookJob, webhookJobSchema } from '@dormant/core'
 import {
   type AttemptOutcome,
   type Db,
@@ -39,10 +32,6 @@ export const webhookRetryDelay = (attempt: number, random = Math.random()) => {
   const ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, attempt - 1))
   return Math.round(ceiling * (0.5 + random * 0.5))
 }
-
-/** Admin streams show each delivery change live; the API forwards this bus message as `webhook.delivery`. */
-export const publishDelivery = (redis: Redis, prefix: string, delivery: WebhookDeliveryJson) =>
-  redis.publish(eventsChannel(prefix), JSON.stringify({ kind: 'webhook.delivery', delivery }))
 
 /**
  * Runs one delivery attempt. The row decides everything (a missing or finished row ends the
@@ -87,7 +76,7 @@ export const webhookProcessor = (deps: DeliverDeps) => async (job: Job<WebhookJo
     )
     log.warn({ endpointId: endpoint.id, error: outcome.error }, 'webhook delivery failed; endpoint disabled')
   }
-  await publishDelivery(deps.redis, deps.prefix, deliveryJson(row)).catch((err) =>
+  await publishWebhookDelivery(deps.redis, deps.prefix, deliveryJson(row)).catch((err) =>
     log.warn({ err }, 'could not publish the delivery update'),
   )
   if (outcome.status === 'pending') {
