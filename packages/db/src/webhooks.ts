@@ -1,5 +1,5 @@
 import type { WebhookDeliveryJson } from '@dormant/core'
-import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, inArray, lt, lte, sql } from 'drizzle-orm'
 import type { Db } from './client.js'
 import { write } from './client.js'
 import { latestEventId } from './events.js'
@@ -259,3 +259,20 @@ export const pendingAmong = (db: Db, ids: string[]) =>
           .map((r) => r.id)
       : [],
   )
+
+/** Deliveries by status, and the oldest due-but-unsent attempt (how far the workers are behind). */
+export const webhookDeliveryStats = (db: Db, now = Date.now()) => {
+  const byStatus = { pending: 0, delivered: 0, failed: 0 }
+  for (const row of db
+    .select({ status: webhookDeliveries.status, n: sql<number>`count(*)` })
+    .from(webhookDeliveries)
+    .groupBy(webhookDeliveries.status)
+    .all())
+    byStatus[row.status] = row.n
+  const oldestDue = db
+    .select({ at: sql<number | null>`min(${webhookDeliveries.nextAttemptAt})` })
+    .from(webhookDeliveries)
+    .where(and(eq(webhookDeliveries.status, 'pending'), lte(webhookDeliveries.nextAttemptAt, now)))
+    .get()?.at
+  return { byStatus, dueLagMs: oldestDue ? now - oldestDue : 0 }
+}

@@ -24,6 +24,7 @@ import { AppError } from '../errors.js'
 import { optionalJsonBody } from '../middleware.js'
 import { router } from '../router.js'
 import { authErrors, errors, json, jsonBody } from '../schemas.js'
+import { registerWebhookMetrics } from '../webhook-metrics.js'
 
 /** The old secret keeps signing beside the new one this long, so receivers can switch without a gap. */
 const ROTATION_OVERLAP_MS = 24 * 3600_000
@@ -162,6 +163,7 @@ const retry = createRoute({
 })
 
 export const webhooksRoutes = (deps: Deps) => {
+  registerWebhookMetrics(deps.metrics.registry, deps.db)
   // Shares the app's command connection; only adds jobs (redeliveries).
   const queue = createWebhookQueue(deps.redis, deps.config.REDIS_PREFIX)
   queue.on('error', (err) => deps.log.warn({ err: err.message }, 'webhook queue error'))
