@@ -9,7 +9,7 @@ import {
 } from '@dormant/db'
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq'
 import type { Redis } from 'ioredis'
-import { sendWebhook } from './webhook-send.js'
+import { type SendOptions, sendWebhook } from './webhook-send.js'
 
 export type WebhookSettings = {
   allowPrivate: boolean
@@ -17,6 +17,7 @@ export type WebhookSettings = {
   /** How long a delivery is retried before it is failed (about three days). */
   retryWindowMs: number
   resolve?: Resolver
+  agents?: SendOptions['agents']
 }
 
 export type DeliverDeps = { db: Db; redis: Redis; prefix: string; log: Logger; settings: WebhookSettings }

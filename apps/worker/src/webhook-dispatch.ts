@@ -4,10 +4,9 @@ import {
   enqueueDeliveries,
   eventsChannel,
   type Logger,
-  publishWebhookDelivery,
   type WebhookQueue,
 } from '@dormant/core'
-import { type Db, deliveryJson, dispatchWebhookEvents } from '@dormant/db'
+import { type Db, dispatchWebhookEvents } from '@dormant/db'
 import type { Redis } from 'ioredis'
 
 export type DispatchDeps = { db: Db; queue: WebhookQueue; redis: Redis; prefix: string; log: Logger }
@@ -27,7 +26,6 @@ export const dispatchOnce = async (deps: DispatchDeps) => {
         created.map((d) => ({ id: d.id, redeliveries: 0, nextAttemptAt: d.nextAttemptAt ?? 0 })),
       )
       total += created.length
-      for (const row of created) void publishWebhookDelivery(deps.redis, deps.prefix, deliveryJson(row)).catch(() => {})
     }
     if (!more) return total
   }

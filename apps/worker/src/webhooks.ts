@@ -6,6 +6,7 @@ import type { WorkerConfig } from './env.js'
 import { webhookProcessor } from './webhook-deliver.js'
 import { startDispatcher } from './webhook-dispatch.js'
 import { startWebhookReconciler } from './webhook-reconcile.js'
+import { createAgents } from './webhook-send.js'
 
 /**
  * The webhook side of a worker process: the dispatcher (events → delivery rows and jobs),
@@ -25,6 +26,7 @@ export const startWebhooks = async (
     allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
     retryWindowMs: config.WEBHOOK_RETRY_WINDOW_MS,
+    agents: createAgents(),
     ...(options.resolve ? { resolve: options.resolve } : {}),
   }
   const worker = new Worker<WebhookJob, void, 'deliver'>(
@@ -60,6 +62,8 @@ export const startWebhooks = async (
       await reconciler.stop()
       await worker.close()
       await queue.close()
+      settings.agents.http.destroy()
+      settings.agents.https.destroy()
     },
   }
 }
