@@ -82,6 +82,60 @@ describe('/api/webhooks', () => {
     }
   })
 
+  test('bodies of the body-less POSTs: empty or {} accepted, anything else a 400 that changes nothing', async ({
+    api,
+  }) => {
+    const cookie = await api.adminCookie()
+    const created = await api.call('/api/webhooks', {
+      method: 'POST',
+      cookie,
+      json: { url: 'https://hooks.example.com/a', events: ['user.updated'] },
+    })
+    const { endpoint } = (await created.json()) as { endpoint: Endpoint }
+    const rotate = `/api/webhooks/${endpoint.id}/secret`
+    const secrets = () =>
+      api.deps.db.$client.prepare('select secrets from webhook_endpoints where id = ?').get(endpoint.id)
+    const before = secrets()
+    for (const body of ['{"extra":1}', '[', '"x"', '[]']) {
+      const res = await api.call(rotate, {
+        method: 'POST',
+        cookie,
+        body,
+        headers: { 'content-type': 'application/json' },
+      })
+      expect(res.status, body).toBe(400)
+    }
+    const wrongType = await api.call(rotate, {
+      method: 'POST',
+      cookie,
+      body: 'x',
+      headers: { 'content-type': 'text/plain' },
+    })
+    expect(wrongType.status).toBe(415)
+    expect(secrets()).toEqual(before)
+    expect((await api.call(rotate, { method: 'POST', cookie, json: {} })).status).toBe(200)
+    expect((await api.call(`/api/webhooks/${endpoint.id}/deliveries?cursor=abc`, { cookie })).status).toBe(400)
+    expect((await api.call(`/api/webhooks/${endpoint.id}/deliveries?limit=0`, { cookie })).status).toBe(400)
+    expect(
+      (await api.call(`/api/webhooks/${endpoint.id}/deliveries/whd_x/retry`, { method: 'POST', cookie })).status,
+    ).toBe(404)
+  })
+
+  test('documented in /api/openapi.json', async ({ api }) => {
+    const doc = (await (await api.call('/api/openapi.json')).json()) as { paths: Record<string, object> }
+    const routes = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`))
+    expect(routes).toEqual(
+      expect.arrayContaining([
+        'get /api/webhooks',
+        'post /api/webhooks',
+        'delete /api/webhooks/{id}',
+        'post /api/webhooks/{id}/secret',
+        'get /api/webhooks/{id}/deliveries',
+        'post /api/webhooks/{id}/deliveries/{deliveryId}/retry',
+      ]),
+    )
+  })
+
   test('admins only', async ({ api }) => {
     const user = await api.newUser()
     for (const [method, path] of [
