@@ -6,6 +6,9 @@ import { latestEventId } from './events.js'
 import { newId } from './ids.js'
 import { events, meta, webhookDeliveries, webhookEndpoints } from './schema.js'
 
+/** Meta key of the id of the last event turned into deliveries. */
+const CURSOR = 'webhooks_dispatched_through'
+
 type EndpointRow = typeof webhookEndpoints.$inferSelect
 type DeliveryRow = typeof webhookDeliveries.$inferSelect
 
@@ -44,13 +47,21 @@ export const deliveryJson = (row: DeliveryRow): WebhookDeliveryJson => ({
   createdAt: new Date(row.createdAt).toISOString(),
 })
 
+/**
+ * Adds an endpoint. The dispatch cursor is started here if no worker has started it yet, so an
+ * endpoint added before any worker runs still gets every event committed after it.
+ */
 export const createWebhookEndpoint = (
   db: Db,
   input: { url: string; events: string[]; secret: string },
   now = Date.now(),
 ): WebhookEndpointJson =>
-  endpointJson(
-    db
+  write(db, (tx) => {
+    tx.insert(meta)
+      .values({ key: CURSOR, value: latestEventId(db) })
+      .onConflictDoNothing()
+      .run()
+    const row = tx
       .insert(webhookEndpoints)
       .values({
         id: newId('whe'),
@@ -60,8 +71,9 @@ export const createWebhookEndpoint = (
         createdAt: now,
       })
       .returning()
-      .get(),
-  )
+      .get()
+    return endpointJson(row)
+  })
 
 export const listWebhookEndpoints = (db: Db) =>
   db.select().from(webhookEndpoints).orderBy(asc(webhookEndpoints.createdAt)).all().map(endpointJson)
@@ -97,13 +109,11 @@ export const rotateWebhookSecret = (db: Db, id: string, secret: string, overlapM
 export const disableWebhookEndpoint = (db: Db, id: string, reason: string) =>
   db.update(webhookEndpoints).set({ enabled: false, disabledReason: reason }).where(eq(webhookEndpoints.id, id)).run()
 
-const CURSOR = 'webhooks_dispatched_through'
-
 /**
  * Turns committed events after the dispatch cursor into delivery rows, one per matching
  * enabled endpoint, and moves the cursor, in one write transaction: a crash leaves both or
  * neither, and the unique (endpoint, event) key makes a second dispatcher's attempt a no-op.
- * The first call starts at the newest event: endpoints get what happens after they exist.
+ * Without a cursor (no endpoint yet, no worker before) it starts at the newest event.
  * Returns the new rows, which need jobs.
  */
 export const dispatchWebhookEvents = (db: Db, limit = 1000, now = Date.now()) => {
