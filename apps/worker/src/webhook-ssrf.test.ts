@@ -26,6 +26,9 @@ const REFUSED = {
   'v4-mapped loopback': '::ffff:127.0.0.1',
   'v4-mapped loopback (hex)': '::ffff:7f00:1',
   multicast: '224.0.0.1',
+  'NAT64 of loopback': '64:ff9b::7f00:1',
+  '6to4 of a private address': '2002:a00:1::1',
+  'IPv4-compatible loopback': '::7f00:1',
 }
 
 const literalUrl = (address: string, port = 80) =>

@@ -29,16 +29,21 @@ for (const [net, bits] of [
 ] as const)
   REFUSED.addSubnet(net, bits, 'ipv4')
 for (const [net, bits] of [
-  ['::', 128],
-  ['::1', 128],
+  // Unspecified, loopback and the deprecated IPv4-compatible ::a.b.c.d.
+  ['::', 96],
   ['fc00::', 7],
   ['fe80::', 10],
   ['ff00::', 8],
 ] as const)
   REFUSED.addSubnet(net, bits, 'ipv6')
 
-/** The IPv4 address an IPv6 address embeds (mapped `::ffff:a.b.c.d`, NAT64 `64:ff9b::`), if any. */
+/** The IPv4 address an IPv6 address embeds (mapped `::ffff:a.b.c.d`, NAT64 `64:ff9b::`, 6to4 `2002:AABB:CCDD::`), if any. */
 const embeddedIpv4 = (address: string) => {
+  const sixToFour = /^2002:([0-9a-f]{1,4}):([0-9a-f]{1,4}):/i.exec(address)
+  if (sixToFour) {
+    const n = (Number.parseInt(sixToFour[1] ?? '0', 16) << 16) | Number.parseInt(sixToFour[2] ?? '0', 16)
+    return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.')
+  }
   const m = /^(?:::ffff:|64:ff9b::)(?:0:)?([0-9a-f.:]+)$/i.exec(address)
   if (!m?.[1]) return undefined
   if (isIP(m[1]) === 4) return m[1]
