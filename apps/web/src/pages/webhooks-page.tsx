@@ -1,4 +1,6 @@
+import { isApiError, type UserJson } from '@dormant/client'
 import { useEffect, useState } from 'preact/hooks'
+import { api } from '../api.js'
 import { Layout } from '../components/layout.js'
 import { navigate } from '../router.js'
 import { WEBHOOK_EVENT_TYPES, type WebhookDelivery, type WebhookEndpoint, webhooksApi } from '../webhooks-api.js'
@@ -15,12 +17,18 @@ export const WebhooksPage = () => {
   const [url, setUrl] = useState('')
   const [events, setEvents] = useState<string[]>(['hibernation.completed'])
 
-  const reload = () =>
-    webhooksApi.list().then(setEndpoints, (err: Error) => {
-      if (/session|sign/i.test(err.message)) navigate('/login', { replace: true })
-      setError(err.message)
-    })
-  useEffect(() => void reload(), [])
+  const [me, setMe] = useState<UserJson | null>(null)
+  const reload = () => webhooksApi.list().then(setEndpoints, (err: Error) => setError(err.message))
+  useEffect(() => {
+    api.me().then(
+      (user) => {
+        if (user.role !== 'admin') return navigate('/', { replace: true })
+        setMe(user)
+        void reload()
+      },
+      (err) => (isApiError(err, 'unauthorized') ? navigate('/login', { replace: true }) : setError(String(err))),
+    )
+  }, [])
   useEffect(() => {
     if (!selected) return
     webhooksApi.deliveries(selected).then(setDeliveries, (err: Error) => setError(err.message))
@@ -28,6 +36,7 @@ export const WebhooksPage = () => {
 
   // Live: delivery changes arrive on the admin stream as `webhook.delivery`.
   useEffect(() => {
+    if (!me) return
     const source = new EventSource('/api/admin/events')
     source.addEventListener('webhook.delivery', (e) => {
       const delivery = JSON.parse((e as MessageEvent<string>).data) as WebhookDelivery
@@ -39,7 +48,7 @@ export const WebhooksPage = () => {
       })
     })
     return () => source.close()
-  }, [selected])
+  }, [selected, me])
 
   const act = async (fn: () => Promise<unknown>) => {
     setError(null)
@@ -62,7 +71,7 @@ export const WebhooksPage = () => {
   }
 
   return (
-    <Layout user={null}>
+    <Layout user={me}>
       <div class="page-head">
         <h1 tabIndex={-1}>Webhooks</h1>
         <a href="/admin">Back to admin</a>
