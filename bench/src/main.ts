@@ -13,6 +13,7 @@ import { runFanout } from './scenarios/fanout.js'
 import { runIdle } from './scenarios/idle.js'
 import { runScheduling } from './scenarios/scheduling.js'
 import { runTimers } from './scenarios/timers.js'
+import { runWebhooks } from './scenarios/webhooks.js'
 import { buildServers } from './servers/process.js'
 import { SIZES, type SizeName } from './sizes.js'
 import { svgChart } from './svg.js'
@@ -54,6 +55,7 @@ const scenarios: [string, () => Promise<ScenarioResult>][] = [
   ['timers', () => runTimers(ctx, sizes.timers)],
   ['activation', () => runActivation(ctx, sizes.activation)],
   ['scheduling', () => runScheduling(ctx, sizes.scheduling)],
+  ['webhooks', () => runWebhooks(ctx, sizes.webhooks)],
 ]
 const selected = scenarios.filter(([id]) => !only || only.has(id))
 

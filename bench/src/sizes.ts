@@ -6,6 +6,7 @@ export const SIZES = {
     timers: { sparse: 200, sparseSpreadMs: 20_000, burst: 10_000 },
     activation: { count: 20_000 },
     scheduling: { count: 100_000, concurrency: 32, apiSeconds: 90 },
+    webhooks: { count: 10_000 },
   },
   quick: {
     idle: { users: 100, seconds: 5 },
@@ -13,6 +14,7 @@ export const SIZES = {
     timers: { sparse: 20, sparseSpreadMs: 3000, burst: 500 },
     activation: { count: 1000 },
     scheduling: { count: 2000, concurrency: 32, apiSeconds: 5 },
+    webhooks: { count: 500 },
   },
 } as const
 

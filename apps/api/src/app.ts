@@ -14,6 +14,7 @@ import { meRoutes } from './routes/me.js'
 import { permissionsRoutes } from './routes/permissions.js'
 import { systemRoutes } from './routes/system.js'
 import { usersRoutes } from './routes/users.js'
+import { webhooksRoutes } from './routes/webhooks.js'
 import { DEFAULT_WEB_DIST, webRoutes } from './web.js'
 
 /** Builds the HTTP app; no I/O happens here, so tests build it with real deps and call it. */
@@ -30,6 +31,7 @@ export const createApp = (deps: Deps, extra: { mount?: (app: OpenAPIHono<AppEnv>
   app.route('/api/me', meRoutes(deps))
   app.route('/api/permissions', permissionsRoutes(deps))
   app.route('/api/users', usersRoutes(deps))
+  app.route('/api/webhooks', webhooksRoutes(deps))
   app.route('/', systemRoutes(deps))
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'session', {

@@ -29,6 +29,8 @@ export const apiEnv = {
     .int()
     .min(1024)
     .default(256 * 1024),
+  /** `true` lets webhook endpoints point at loopback and private addresses (tests, self-hosted receivers). */
+  WEBHOOK_ALLOW_PRIVATE: booleanSetting,
   /** Folder of the built web app; served at `/` when it exists. */
   WEB_DIST: z.string().optional(),
 }

@@ -4,12 +4,14 @@ import { AdminPage } from './pages/admin-page.js'
 import { LoginPage } from './pages/login-page.js'
 import { NotFoundPage } from './pages/not-found-page.js'
 import { UserPage } from './pages/user-page.js'
+import { WebhooksPage } from './pages/webhooks-page.js'
 import { navigate, usePath } from './router.js'
 
 const PAGES: Record<string, { title: string; Page: () => preact.JSX.Element }> = {
   '/': { title: 'Your status', Page: UserPage },
   '/login': { title: 'Sign in', Page: LoginPage },
   '/admin': { title: 'Admin', Page: AdminPage },
+  '/admin/webhooks': { title: 'Webhooks', Page: WebhooksPage },
 }
 
 export const App = () => {

@@ -29,6 +29,18 @@ export const workerEnv = {
    * so a test can kill the worker in exactly that window. 0 (the default) in production.
    */
   TEST_HOLD_AFTER_COMMIT_MS: msSetting(0, 0, 600_000),
+  /** `true` lets webhooks reach loopback and private addresses (tests, self-hosted receivers). */
+  WEBHOOK_ALLOW_PRIVATE: z
+    .enum(['true', 'false', '1', '0'])
+    .transform((v) => v === 'true' || v === '1')
+    .default(false),
+  /** Whole-request limit of one webhook attempt. */
+  WEBHOOK_TIMEOUT_MS: msSetting(10_000, 100, 120_000),
+  /** How long a webhook delivery is retried before it is failed and its endpoint disabled. */
+  WEBHOOK_RETRY_WINDOW_MS: msSetting(3 * 24 * 3600_000, 1000),
+  /** Fallback period of the webhook dispatcher (it also wakes on every committed event). */
+  WEBHOOK_DISPATCH_INTERVAL_MS: msSetting(5_000, 50),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),
 }
 
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>

@@ -15,6 +15,7 @@ import { hibernationProcessor } from './complete-hibernation.js'
 import type { WorkerConfig } from './env.js'
 import { startHousekeeping } from './housekeeping.js'
 import { startReconciler } from './reconcile.js'
+import { startWebhooks } from './webhooks.js'
 
 /** Finished jobs kept for Bull Board; bounded so Redis does not grow with history. */
 const RETENTION = {
@@ -95,6 +96,7 @@ export const startWorker = async (
 
   const reconciler = startReconciler({ db, queue, redis, log, owned: guard.check }, config.RECONCILE_INTERVAL_MS)
   const housekeeping = startHousekeeping({ db, log }, housekeepingOptions(config))
+  const webhooks = await startWebhooks(config, { db, redis, log })
   log.info(
     {
       concurrency: config.WORKER_CONCURRENCY,
@@ -117,6 +119,7 @@ export const startWorker = async (
       const graceful = (async () => {
         await reconciler.stop()
         await housekeeping.stop()
+        await webhooks.stop()
         await worker.close()
         await queue.close()
         await redis.quit()
@@ -134,7 +137,7 @@ export const startWorker = async (
     })()
     return stopped
   }
-  return { worker, queue, redis, db, reconciler, stop }
+  return { worker, queue, redis, db, reconciler, webhooks, stop }
 }
 
 const within = (ms: number, work: Promise<unknown>) =>

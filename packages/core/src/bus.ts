@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import type { BusMessage, DormantEvent } from './events.js'
+import type { WebhookDeliveryJson } from './webhooks.js'
 
 export const eventsChannel = (prefix: string) => `${prefix}:events`
 
@@ -22,4 +23,17 @@ export const createEventPublisher = (redis: Redis, prefix: string, deployment: s
     sessionsRevoked: (sessionIds) =>
       sessionIds.length ? send({ kind: 'sessions.revoked', sessionIds }) : Promise.resolve(),
   }
+}
+
+/** Tells admin streams (through every API process) that a webhook delivery changed. */
+export const publishWebhookDelivery = async (
+  redis: Redis,
+  prefix: string,
+  deployment: string,
+  delivery: WebhookDeliveryJson,
+) => {
+  await redis.publish(
+    eventsChannel(prefix),
+    JSON.stringify({ kind: 'webhook.delivery', delivery, d: deployment } satisfies BusMessage),
+  )
 }

@@ -1,4 +1,5 @@
 import type { Permission } from './permissions.js'
+import type { WebhookDeliveryJson } from './webhooks.js'
 
 export type Role = 'user' | 'admin'
 export type UserStatus = 'active' | 'hibernating'
@@ -47,6 +48,8 @@ export type BusMessage = (
   | { kind: 'events'; events: DormantEvent[] }
   | { kind: 'upTo'; id: number }
   | { kind: 'sessions.revoked'; sessionIds: string[] }
+  /** A webhook delivery was created or attempted; admin streams show it as `webhook.delivery`. */
+  | { kind: 'webhook.delivery'; delivery: WebhookDeliveryJson }
 ) & {
   /** The sending deployment's identity; set by the publisher. */
   d?: string

@@ -109,3 +109,48 @@ export const loginFailures = sqliteTable('login_failures', {
   pending: integer('pending').notNull().default(0),
   resetAt: integer('reset_at').notNull(),
 })
+
+/** A receiver of signed webhooks. `secrets` holds the current one and, during a rotation, the old one until it expires. */
+export const webhookEndpoints = sqliteTable('webhook_endpoints', {
+  id: text('id').primaryKey(),
+  url: text('url').notNull(),
+  events: text('events', { mode: 'json' }).$type<string[]>().notNull(),
+  secrets: text('secrets', { mode: 'json' }).$type<{ secret: string; expiresAt: number | null }[]>().notNull(),
+  enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
+  disabledReason: text('disabled_reason'),
+  createdAt: integer('created_at').notNull(),
+})
+
+/**
+ * One row per endpoint per matching event (unique, so dispatching twice writes nothing twice).
+ * Its id is the `webhook-id` the receiver dedupes on, and the BullMQ job id.
+ */
+export const webhookDeliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    id: text('id').primaryKey(),
+    endpointId: text('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    eventId: integer('event_id').notNull(),
+    eventType: text('event_type').notNull(),
+    /** The request body, fixed at dispatch: every attempt sends the same bytes, even after events are pruned. */
+    body: text('body').notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    lastAttemptAt: integer('last_attempt_at'),
+    latencyMs: integer('latency_ms'),
+    nextAttemptAt: integer('next_attempt_at'),
+    /** Manual redeliveries so far; part of the job id, so a redelivery never collides with the previous job. */
+    redeliveries: integer('redeliveries').notNull().default(0),
+    /** Start of the retry window (creation, or the last manual redelivery). */
+    retryFrom: integer('retry_from').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_event_idx').on(t.endpointId, t.eventId),
+    index('webhook_deliveries_pending_idx').on(t.id).where(sql`status = 'pending'`),
+  ],
+)

@@ -1,7 +1,7 @@
 import type { DormantEvent, Logger } from '@dormant/core'
 import { type Db, latestEventId, readEvents } from '@dormant/db'
 import type { SseConnection } from './connection.js'
-import { frameOf, pingFrame } from './frames.js'
+import { eventFrame, frameOf, pingFrame } from './frames.js'
 
 const PAGE = 1000
 const WHEEL_SLOTS = 100
@@ -94,6 +94,13 @@ export class StreamHub {
       }
     }
     this.metrics.delivered(sent)
+  }
+
+  /** A frame for admin streams only, outside the event order (no id: it is not replayed). */
+  toAdmins(type: string, data: unknown) {
+    if (this.everyone.size === 0) return
+    const frame = eventFrame(type, data)
+    for (const conn of this.everyone) conn.write(frame)
   }
 
   /** Ends the streams of revoked sessions. */

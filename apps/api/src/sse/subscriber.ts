@@ -28,6 +28,7 @@ export const subscribeHub = async (
     if (message.kind === 'events') hub.offer(message.events)
     else if (message.kind === 'upTo') hub.catchUp(message.id)
     else if (message.kind === 'sessions.revoked') hub.closeSessions(message.sessionIds)
+    else if (message.kind === 'webhook.delivery') hub.toAdmins('webhook.delivery', message.delivery)
   })
   // Whether the connection was already up when we were called does not matter: the first
   // subscription is the awaited one below, and every 'ready' after it is a reconnect.

@@ -7,7 +7,7 @@ import { EventFeed } from '../components/event-feed.js'
 import { Layout } from '../components/layout.js'
 import { UserEditor } from '../components/user-editor.js'
 import { UsersTable } from '../components/users-table.js'
-import { navigate } from '../router.js'
+import { Link, navigate } from '../router.js'
 import { useEventStream } from '../use-event-stream.js'
 
 export const AdminPage = () => {
@@ -36,6 +36,7 @@ export const AdminPage = () => {
       <div class="page-head">
         <h1 tabIndex={-1}>Admin</h1>
         {me && <ConnectionBadge state={state.connection} />}
+        <Link href="/admin/webhooks">Webhooks</Link>
         <a class="external" href="/admin/queues">
           Job queues (Bull Board)
         </a>
