@@ -11,6 +11,7 @@ import { judge, type ScenarioResult } from './result.js'
 import { runActivation } from './scenarios/activation.js'
 import { runFanout } from './scenarios/fanout.js'
 import { runIdle } from './scenarios/idle.js'
+import { runRequests } from './scenarios/requests.js'
 import { runScheduling } from './scenarios/scheduling.js'
 import { runTimers } from './scenarios/timers.js'
 import { buildServers } from './servers/process.js'
@@ -54,6 +55,7 @@ const scenarios: [string, () => Promise<ScenarioResult>][] = [
   ['timers', () => runTimers(ctx, sizes.timers)],
   ['activation', () => runActivation(ctx, sizes.activation)],
   ['scheduling', () => runScheduling(ctx, sizes.scheduling)],
+  ['requests', () => runRequests(ctx, sizes.requests)],
 ]
 const selected = scenarios.filter(([id]) => !only || only.has(id))
 
