@@ -58,10 +58,10 @@ const PAUSE = new Int32Array(new SharedArrayBuffer(4))
  * and would fail with SQLITE_BUSY when another process wrote in between.
  *
  * Waiting for that lock is ours, not SQLite's: its busy handler sleeps 1, 2, 5, 10 … up to
- * 100 ms between tries, so with several processes writing one file a writer slept long past
- * the moment the lock came free (3 APIs + 2 workers committed 60–100 changes/s). Here BEGIN
- * runs with busy_timeout 0 and is retried after sleeps of a fraction of a millisecond, up to
- * the same 10 s; once the lock is held the normal timeout is back for the rest.
+ * 100 ms between tries, so a writer can sleep long past the moment the lock came free, and
+ * its whole process (an API, a worker) with it. Here BEGIN runs with busy_timeout 0 and is
+ * retried after sleeps of a fraction of a millisecond, up to the same 10 s; once the lock is
+ * held the normal timeout is back for the rest (docs/performance.md has the measurements).
  */
 export const write = <T>(db: Db, fn: (tx: Tx) => T): T => {
   const timeout = busyTimeout(db.$client)
