@@ -11,6 +11,7 @@ import { judge, type ScenarioResult } from './result.js'
 import { runActivation } from './scenarios/activation.js'
 import { runFanout } from './scenarios/fanout.js'
 import { runIdle } from './scenarios/idle.js'
+import { runRequests } from './scenarios/requests.js'
 import { runScheduling } from './scenarios/scheduling.js'
 import { runTimers } from './scenarios/timers.js'
 import { runWebhooks } from './scenarios/webhooks.js'
@@ -56,6 +57,7 @@ const scenarios: [string, () => Promise<ScenarioResult>][] = [
   ['activation', () => runActivation(ctx, sizes.activation)],
   ['scheduling', () => runScheduling(ctx, sizes.scheduling)],
   ['webhooks', () => runWebhooks(ctx, sizes.webhooks)],
+  ['requests', () => runRequests(ctx, sizes.requests)],
 ]
 const selected = scenarios.filter(([id]) => !only || only.has(id))
 

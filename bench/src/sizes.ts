@@ -7,6 +7,15 @@ export const SIZES = {
     activation: { count: 20_000 },
     scheduling: { count: 100_000, concurrency: 32, apiSeconds: 90 },
     webhooks: { count: 10_000 },
+    requests: {
+      users: 1000,
+      requests: { me: 4000, list: 500, put: 2000, hibernation: 1000 },
+      rounds: 3,
+      concurrency: 16,
+      changes: 300,
+      loadPerSecond: 2000,
+      writes: { seconds: 10, due: 20_000 },
+    },
   },
   quick: {
     idle: { users: 100, seconds: 5 },
@@ -15,6 +24,15 @@ export const SIZES = {
     activation: { count: 1000 },
     scheduling: { count: 2000, concurrency: 32, apiSeconds: 5 },
     webhooks: { count: 500 },
+    requests: {
+      users: 200,
+      requests: { me: 300, list: 30, put: 100, hibernation: 50 },
+      rounds: 1,
+      concurrency: 16,
+      changes: 20,
+      loadPerSecond: 500,
+      writes: { seconds: 2, due: 1000 },
+    },
   },
 } as const
 

@@ -1,5 +1,4 @@
 import type { OpenAPIHono } from '@hono/zod-openapi'
-import { secureHeaders } from 'hono/secure-headers'
 import { SESSION_COOKIE } from './auth/session.js'
 import type { AppEnv } from './context.js'
 import type { Deps } from './deps.js'
@@ -15,6 +14,7 @@ import { permissionsRoutes } from './routes/permissions.js'
 import { systemRoutes } from './routes/system.js'
 import { usersRoutes } from './routes/users.js'
 import { webhooksRoutes } from './routes/webhooks.js'
+import { securityHeaders } from './secure-headers.js'
 import { DEFAULT_WEB_DIST, webRoutes } from './web.js'
 
 /** Builds the HTTP app; no I/O happens here, so tests build it with real deps and call it. */
@@ -24,7 +24,7 @@ export const createApp = (deps: Deps, extra: { mount?: (app: OpenAPIHono<AppEnv>
   app.use('*', requestContext(deps.log, deps.metrics))
   // Streams first: they write the Node response themselves, so no later middleware may touch it.
   app.route('/', eventsRoutes(deps))
-  app.use('*', secureHeaders({ crossOriginEmbedderPolicy: false }))
+  app.use('*', securityHeaders({ crossOriginEmbedderPolicy: false }))
   app.use('/api/*', closeOnUnreadBody, sameOrigin, jsonBodiesOnly, limitBody)
 
   app.route('/api/auth', authRoutes(deps))

@@ -16,7 +16,7 @@ const SERVERS = fileURLToPath(new URL('../../dist/servers', import.meta.url))
  */
 export const buildServers = async () => {
   await buildApps()
-  for (const name of ['floor', 'polling', 'polling-express', 'broadcast']) {
+  for (const name of ['floor', 'polling', 'polling-express', 'broadcast', 'request-floor']) {
     await bundle(fileURLToPath(new URL(`./${name}.ts`, import.meta.url)), join(SERVERS, `${name}.js`))
   }
 }
@@ -85,7 +85,7 @@ export const startApi = async (env: Record<string, string>, options: { countQuer
 
 /** One of the bench's own servers (bench/src/servers/<name>.ts). */
 export const startBenchServer = async (
-  name: 'floor' | 'polling' | 'polling-express' | 'broadcast',
+  name: 'floor' | 'polling' | 'polling-express' | 'broadcast' | 'request-floor',
   env: Record<string, string>,
 ) => {
   const port = await freePort()

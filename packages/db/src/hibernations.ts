@@ -4,9 +4,8 @@ import { ACTIVATION_EFFECTS, type ActivationContext } from './activation.js'
 import type { Db, Tx } from './client.js'
 import { write } from './client.js'
 import { newId } from './ids.js'
-import { hibernations, users } from './schema.js'
-import { statements } from './statements.js'
-import { touchUser } from './users.js'
+import { hibernations } from './schema.js'
+import { statements, touchUserWith } from './statements.js'
 
 type Change = { user: UserJson; events: DormantEvent[] }
 
@@ -23,15 +22,14 @@ export const startHibernation = (
   durationMs: number,
   now = Date.now(),
 ): (Change & { hibernation: { id: string; endsAt: number } }) | { error: 'not_found' | 'already_hibernating' } =>
-  write(db, (tx) => {
-    const user = tx.select({ status: users.status }).from(users).where(eq(users.id, userId)).get()
+  write(db, () => {
+    const sql = statements(db)
+    const user = sql.userStatus.get(userId)
     if (!user) return { error: 'not_found' as const }
     if (user.status === 'hibernating') return { error: 'already_hibernating' as const }
     const hibernation = { id: newId('hib'), endsAt: now + durationMs }
-    tx.insert(hibernations)
-      .values({ id: hibernation.id, userId, status: 'scheduled', startedAt: now, endsAt: hibernation.endsAt })
-      .run()
-    const events = [touchUser(tx, userId, now, { status: 'hibernating' })]
+    sql.insertHibernation.run(hibernation.id, userId, now, hibernation.endsAt)
+    const events = [touchUserWith(db, userId, now, { status: 'hibernating' })]
     return { user: userOf(events), events, hibernation }
   })
 
@@ -41,17 +39,12 @@ export const cancelHibernation = (
   userId: string,
   now = Date.now(),
 ): (Change & { hibernationId: string }) | { error: 'not_found' | 'not_hibernating' } =>
-  write(db, (tx) => {
-    if (!tx.select({ id: users.id }).from(users).where(eq(users.id, userId)).get())
-      return { error: 'not_found' as const }
-    const cancelled = tx
-      .update(hibernations)
-      .set({ status: 'cancelled', finishedAt: now })
-      .where(and(eq(hibernations.userId, userId), eq(hibernations.status, 'scheduled')))
-      .returning({ id: hibernations.id })
-      .get()
+  write(db, () => {
+    const sql = statements(db)
+    if (!sql.userStatus.get(userId)) return { error: 'not_found' as const }
+    const cancelled = sql.cancelHibernation.get(now, userId)
     if (!cancelled) return { error: 'not_hibernating' as const }
-    const events = [touchUser(tx, userId, now, { status: 'active' })]
+    const events = [touchUserWith(db, userId, now, { status: 'active' })]
     return { user: userOf(events), events, hibernationId: cancelled.id }
   })
 

@@ -1,9 +1,9 @@
 import type { UserJson } from '@dormant/core'
-import { and, eq, gt, inArray, lte } from 'drizzle-orm'
+import { eq, inArray, lte } from 'drizzle-orm'
 import type { Db } from './client.js'
 import { newId } from './ids.js'
-import { hibernations, sessions, users } from './schema.js'
-import { toUserJson } from './users.js'
+import { sessions } from './schema.js'
+import { statements, toUser } from './statements.js'
 
 export const createSession = (
   db: Db,
@@ -26,16 +26,8 @@ export const findSession = (
   tokenHash: string,
   now = Date.now(),
 ): { sessionId: string; expiresAt: number; user: UserJson } | null => {
-  const row = db
-    .select({ sessionId: sessions.id, expiresAt: sessions.expiresAt, user: users, hibernation: hibernations })
-    .from(sessions)
-    .innerJoin(users, eq(users.id, sessions.userId))
-    .leftJoin(hibernations, and(eq(hibernations.userId, users.id), eq(hibernations.status, 'scheduled')))
-    .where(and(eq(sessions.tokenHash, tokenHash), gt(sessions.expiresAt, now)))
-    .get()
-  return row
-    ? { sessionId: row.sessionId, expiresAt: row.expiresAt, user: toUserJson(row.user, row.hibernation) }
-    : null
+  const row = statements(db).session.get(tokenHash, now)
+  return row ? { sessionId: row.sessionId, expiresAt: row.expiresAt, user: toUser(row) } : null
 }
 
 /** Returns whether the session still existed. */

@@ -1,10 +1,11 @@
 import type { DormantEvent, Permission, Role, UserJson } from '@dormant/core'
-import { and, asc, count, eq, gt, sql } from 'drizzle-orm'
+import { and, count, eq, sql } from 'drizzle-orm'
 import type { Db, Tx } from './client.js'
 import { write } from './client.js'
 import { appendEvent } from './events.js'
 import { newId } from './ids.js'
 import { hibernations, users } from './schema.js'
+import { readUser, statements, toUser, touchUserWith } from './statements.js'
 
 type UserRow = typeof users.$inferSelect
 type HibernationRow = typeof hibernations.$inferSelect
@@ -34,6 +35,7 @@ const userWithHibernation = (db: Db | Tx) =>
     .leftJoin(hibernations, and(eq(hibernations.userId, users.id), eq(hibernations.status, 'scheduled')))
 
 export const getUser = (db: Db | Tx, id: string): UserJson | null => {
+  if ('$client' in db) return readUser(db, id)
   const row = userWithHibernation(db).where(eq(users.id, id)).get()
   return row ? toUserJson(row.user, row.hibernation) : null
 }
@@ -101,9 +103,9 @@ export const setPermissions = (
   permissions: readonly Permission[],
   now = Date.now(),
 ): Change | null =>
-  write(db, (tx) => {
-    if (!tx.select({ id: users.id }).from(users).where(eq(users.id, userId)).get()) return null
-    const event = touchUser(tx, userId, now, { permissions: [...new Set(permissions)].sort() })
+  write(db, () => {
+    if (!statements(db).userStatus.get(userId)) return null
+    const event = touchUserWith(db, userId, now, { permissions: [...new Set(permissions)].sort() })
     return { user: (event as DormantEvent<'user.updated'>).data.user, events: [event] }
   })
 
@@ -112,21 +114,15 @@ export const listUsers = (
   db: Db,
   options: { query?: string | undefined; limit: number; cursor?: string | undefined },
 ) => {
-  const conditions = []
-  if (options.query) {
-    const q = options.query.toLowerCase()
-    conditions.push(sql`(instr(${users.email}, ${q}) > 0 or instr(lower(${users.name}), ${q}) > 0)`)
-  }
-  if (options.cursor) conditions.push(gt(users.email, options.cursor))
-  const rows = userWithHibernation(db)
-    .where(and(...conditions))
-    .orderBy(asc(users.email))
-    .limit(options.limit + 1)
-    .all()
+  const rows = statements(db).userPage.all({
+    query: options.query?.toLowerCase() ?? '',
+    cursor: options.cursor ?? '',
+    limit: options.limit + 1,
+  })
   const page = rows.slice(0, options.limit)
   return {
-    users: page.map((r) => toUserJson(r.user, r.hibernation)),
-    nextCursor: rows.length > options.limit ? (page.at(-1)?.user.email ?? null) : null,
+    users: page.map(toUser),
+    nextCursor: rows.length > options.limit ? (page.at(-1)?.email ?? null) : null,
   }
 }
 
