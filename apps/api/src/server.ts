@@ -88,6 +88,8 @@ export const startApi = async (config: ApiConfig, log?: Logger) => {
   if (!(await redisReady(deps.redis, REDIS_START_WAIT_MS))) {
     deps.log.warn({ redis: config.REDIS_URL }, 'Redis is not reachable yet; serving without it until it is')
   }
+  // Revocations and lost publishes reach streams within a heartbeat at most (G5).
+  deps.hub.watchTable(Math.min(config.EVENTS_CHECK_MS, config.SSE_HEARTBEAT_MS))
   // Not awaited: the API serves (and reports Redis down on /healthz) while Redis is away.
   subscribeHub(subscriber, config.REDIS_PREFIX, deps.hub, deps.log).catch((err) =>
     deps.log.error({ err }, 'subscribe failed'),

@@ -1,5 +1,5 @@
 import type { DormantEvent, EventPayloads, EventType } from '@dormant/core'
-import { and, asc, eq, gt, lt, lte, max, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gt, lt, lte, max, sql } from 'drizzle-orm'
 import type { Db, Tx } from './client.js'
 import { write } from './client.js'
 import { events, meta } from './schema.js'
@@ -48,6 +48,19 @@ export const readEvents = (
     .limit(options.limit ?? 10_000)
     .all()
     .map(toEvent)
+}
+
+/** How many events (afterId, upTo] holds (for one user), counting no further than `limit`. */
+export const countEvents = (db: Db, afterId: number, options: { userId?: string; upTo: number; limit: number }) => {
+  const conditions = [gt(events.id, afterId), lte(events.id, options.upTo)]
+  if (options.userId !== undefined) conditions.push(eq(events.userId, options.userId))
+  const capped = db
+    .select({ id: events.id })
+    .from(events)
+    .where(and(...conditions))
+    .limit(options.limit)
+    .as('capped')
+  return db.select({ n: count() }).from(capped).get()?.n ?? 0
 }
 
 export const latestEventId = (db: Db): number =>
