@@ -1,8 +1,12 @@
+import { execFile } from 'node:child_process'
 import { connect, type Socket } from 'node:net'
+import { promisify } from 'node:util'
 import { closeDb, openDb } from '@dormant/db'
 import { waitFor } from '@dormant/testing'
 import { afterAll, expect, inject, test } from 'vitest'
 import { type ApiProcess, committedEvents, ids, report, spawnApi, systemEnv, USER_PASSWORD } from './support.js'
+
+const run = promisify(execFile)
 
 const BACKLOG = 12_000
 const STALLED = 12
@@ -43,16 +47,27 @@ const stalledReplay = (port: number, cookie: string, lastEventId: number) => {
   )
 }
 
+/**
+ * /healthz latencies (sorted), measured by a separate Node process: the test process itself
+ * parses a 12,000-event replay meanwhile, and its own delays must not count as the API's.
+ */
 const healthzLatencies = async (api: ApiProcess, ms: number) => {
-  const latencies: number[] = []
-  const until = Date.now() + ms
-  while (Date.now() < until) {
-    const started = performance.now()
-    expect((await api.call('/healthz')).status).toBe(200)
-    latencies.push(performance.now() - started)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-  return latencies.sort((x, y) => x - y)
+  const probe = `
+    const [url, ms] = process.argv.slice(1)
+    const out = []
+    await (await fetch(url)).text() // a warm connection: its setup is not the API's latency
+    const until = Date.now() + Number(ms)
+    while (Date.now() < until) {
+      const started = performance.now()
+      const res = await fetch(url)
+      await res.text()
+      if (res.status !== 200) throw new Error('healthz ' + res.status)
+      out.push(performance.now() - started)
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    process.stdout.write(JSON.stringify(out))`
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', probe, `${api.url}/healthz`, String(ms)])
+  return (JSON.parse(stdout) as number[]).sort((x, y) => x - y)
 }
 
 test('12 stalled 12,000-event replays: /healthz stays fast; a reading client gets every event once, live ones after', async () => {
@@ -76,7 +91,10 @@ test('12 stalled 12,000-event replays: /healthz stays fast; a reading client get
   report(
     `${STALLED} stalled ${BACKLOG}-event replays + 1 reader: /healthz max ${max.toFixed(0)} ms, p50 ${during[Math.floor(during.length / 2)]?.toFixed(0)} ms (idle max ${idle.at(-1)?.toFixed(0)} ms)`,
   )
-  expect(max).toBeLessThan(150)
+  // Built in one piece, the replays held /healthz 455–490 ms on a quiet machine (1.5–2.8 s on
+  // one loaded ten times over); in turns of one small page it stays near its idle time
+  // (under 100 ms quiet, up to about 300 ms at that load).
+  expect(max).toBeLessThan(400)
 
   const expected = committedEvents(env.DB_PATH, before).all
   await waitFor(() => ids(reader).length >= expected.length, { timeoutMs: 30_000, what: 'the whole replay' })

@@ -1,5 +1,4 @@
-import { INTERNAL_EVENT_TYPES } from '@dormant/core'
-import { countEvents, eventsPrunedThrough, getUser, latestEventId, readEvents } from '@dormant/db'
+import { countEvents, eventsPrunedThrough, getUser, latestEventId } from '@dormant/db'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import type { Context } from 'hono'
 import { Hono } from 'hono'
@@ -8,11 +7,9 @@ import type { AppEnv } from '../context.js'
 import type { Deps } from '../deps.js'
 import { AppError } from '../errors.js'
 import { SseConnection } from '../sse/connection.js'
-import { eventFrame, frameOf, retryFrame } from '../sse/frames.js'
+import { eventFrame, retryFrame } from '../sse/frames.js'
 import { readsTransactions } from '../sse/hub.js'
-
-/** Events per replay page: one page is a few milliseconds of the event loop. */
-const REPLAY_PAGE = 200
+import { replay } from '../sse/replay.js'
 
 const HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
@@ -33,8 +30,7 @@ const parseLastEventId = (c: Context<AppEnv>) => {
  * but web-stream plumbing would cost about five times the memory per idle stream.
  *
  * The snapshot's position and registering with the hub happen synchronously, so no live
- * event can slip between them. A replay then runs in pages of REPLAY_PAGE, yielding to the
- * event loop between pages and waiting while the client has not read what it was sent; live
+ * event can slip between them. A replay then runs in small pages (`sse/replay.ts`); live
  * events meanwhile are held by the connection and sent after the replay, none twice.
  */
 const openStream = (c: Context<AppEnv>, deps: Deps, scope: { userId: string } | 'all') => {
@@ -96,30 +92,12 @@ const openStream = (c: Context<AppEnv>, deps: Deps, scope: { userId: string } | 
   })
   conn.writeOpening(opening)
   if (replayFrom !== undefined) {
-    replay(deps, conn, { after: replayFrom, upTo: position, userId }).catch((err) => {
+    replay(db, conn, { after: replayFrom, upTo: position, userId }).catch((err) => {
       log.error({ err, sessionId, requestId }, 'replay failed; closing the stream')
       conn.destroy()
     })
   }
   return RESPONSE_ALREADY_SENT
-}
-
-/** Writes the events in (after, upTo] page by page, then lets the held live events out. */
-const replay = async (deps: Deps, conn: SseConnection, range: { after: number; upTo: number; userId?: string }) => {
-  for (let after = range.after; after < range.upTo && !conn.closed; ) {
-    const page = readEvents(deps.db, after, { userId: range.userId, upTo: range.upTo, limit: REPLAY_PAGE })
-    for (const event of page) {
-      if (INTERNAL_EVENT_TYPES.has(event.type)) continue
-      if (event.type === 'transaction.created' && !conn.readsTransactions) continue
-      conn.replay(event.id, frameOf(event))
-    }
-    if (page.length < REPLAY_PAGE) break
-    after = page.at(-1)?.id ?? range.upTo
-    // Other streams and requests run between pages; a client that is not reading holds
-    // the replay here instead of growing the buffer (its lifetime still ends it).
-    await (conn.congested ? conn.drained() : new Promise((resolve) => setImmediate(resolve)))
-  }
-  conn.goLive()
 }
 
 export const eventsRoutes = (deps: Deps) =>

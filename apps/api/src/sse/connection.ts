@@ -63,11 +63,11 @@ export class SseConnection {
     return true
   }
 
-  /** Writes a replayed event (the replay reads ids in order, below anything held). */
-  replay(id: number, frame: string) {
-    if (this.closed || id <= this.cursor) return
-    this.cursor = id
-    this.res.write(frame)
+  /** Writes replayed frames, all at or below `lastId` (the replay reads ids in order, below anything held). */
+  replay(lastId: number, frames: string) {
+    if (this.closed || lastId <= this.cursor) return
+    this.cursor = lastId
+    if (frames) this.res.write(frames)
   }
 
   /** Whether the replay should wait for the client to read before writing more. */
