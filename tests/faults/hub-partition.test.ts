@@ -15,7 +15,7 @@ import {
 const HEARTBEAT_MS = 1000
 
 // A and B reach Redis directly; Q and P each through a proxy that can partition them alone.
-let env: Record<string, string>
+let env: ReturnType<typeof systemEnv>
 let a: ApiProcess
 let q: ApiProcess
 let qLink: TcpProxy
