@@ -1,12 +1,9 @@
-import { execFile } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { connect, type Socket } from 'node:net'
-import { promisify } from 'node:util'
 import { closeDb, openDb } from '@dormant/db'
 import { waitFor } from '@dormant/testing'
 import { afterAll, expect, inject, test } from 'vitest'
 import { type ApiProcess, committedEvents, ids, report, spawnApi, systemEnv, USER_PASSWORD } from './support.js'
-
-const run = promisify(execFile)
 
 const BACKLOG = 12_000
 const STALLED = 12
@@ -48,14 +45,16 @@ const stalledReplay = (port: number, cookie: string, lastEventId: number) => {
 }
 
 /**
- * /healthz latencies (sorted), measured by a separate Node process: the test process itself
- * parses a 12,000-event replay meanwhile, and its own delays must not count as the API's.
+ * Measures /healthz latencies (sorted) for `ms` from a separate Node process: the test
+ * process itself parses a 12,000-event replay meanwhile, and its own delays must not count
+ * as the API's. `ready` resolves once the probe is warm and measuring.
  */
-const healthzLatencies = async (api: ApiProcess, ms: number) => {
-  const probe = `
+const healthzProbe = (api: ApiProcess, ms: number) => {
+  const script = `
     const [url, ms] = process.argv.slice(1)
     const out = []
     await (await fetch(url)).text() // a warm connection: its setup is not the API's latency
+    process.stdout.write('ready\\n')
     const until = Date.now() + Number(ms)
     while (Date.now() < until) {
       const started = performance.now()
@@ -66,8 +65,22 @@ const healthzLatencies = async (api: ApiProcess, ms: number) => {
       await new Promise((r) => setTimeout(r, 10))
     }
     process.stdout.write(JSON.stringify(out))`
-  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', probe, `${api.url}/healthz`, String(ms)])
-  return (JSON.parse(stdout) as number[]).sort((x, y) => x - y)
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, `${api.url}/healthz`, String(ms)])
+  let out = ''
+  const ready = new Promise<void>((resolve) =>
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      if (out.startsWith('ready\n')) resolve()
+    }),
+  )
+  const latencies = new Promise<number[]>((resolve, reject) =>
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve((JSON.parse(out.slice('ready\n'.length)) as number[]).sort((x, y) => x - y))
+        : reject(new Error(`healthz probe exited ${code}`)),
+    ),
+  )
+  return { ready, latencies }
 }
 
 test('12 stalled 12,000-event replays: /healthz stays fast; a reading client gets every event once, live ones after', async () => {
@@ -81,12 +94,16 @@ test('12 stalled 12,000-event replays: /healthz stays fast; a reading client get
   const api = await spawnApi(env)
   procs.push(api)
   const admin = await api.adminCookie()
-  const idle = await healthzLatencies(api, 300)
+  const quiet = healthzProbe(api, 300)
+  await quiet.ready
+  const idle = await quiet.latencies
+  const probe = healthzProbe(api, 1500)
+  await probe.ready
   for (let i = 0; i < STALLED; i++) stalledReplay(api.port, admin, before)
   const reader = api.stream(admin, { admin: true, lastEventId: before })
   // A live change while the replays run: it must come after the backlog, once.
   await api.grant(owner.id, ['hibernation.self'])
-  const during = await healthzLatencies(api, 1500)
+  const during = await probe.latencies
   const max = during.at(-1) ?? 0
   report(
     `${STALLED} stalled ${BACKLOG}-event replays + 1 reader: /healthz max ${max.toFixed(0)} ms, p50 ${during[Math.floor(during.length / 2)]?.toFixed(0)} ms (idle max ${idle.at(-1)?.toFixed(0)} ms)`,
