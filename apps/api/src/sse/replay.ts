@@ -1,7 +1,7 @@
 import { INTERNAL_EVENT_TYPES } from '@dormant/core'
-import { type Db, readEvents } from '@dormant/db'
+import { type Db, readEventsJson } from '@dormant/db'
 import type { SseConnection } from './connection.js'
-import { frameOf } from './frames.js'
+import { rawFrame } from './frames.js'
 
 /** Events per page: a page costs the event loop a few milliseconds. */
 const PAGE = 100
@@ -43,12 +43,12 @@ export const replay = async (db: Db, conn: SseConnection, range: { after: number
     await nextTurn()
     if (conn.congested) await conn.drained()
     if (conn.closed) return
-    const page = readEvents(db, after, { userId: range.userId, upTo: range.upTo, limit: PAGE })
+    const page = readEventsJson(db, after, { userId: range.userId, upTo: range.upTo, limit: PAGE })
     let frames = ''
     for (const event of page) {
       if (INTERNAL_EVENT_TYPES.has(event.type)) continue
       if (event.type === 'transaction.created' && !conn.readsTransactions) continue
-      frames += frameOf(event)
+      frames += rawFrame(event.type, event.data, event.id)
     }
     const last = page.at(-1)?.id
     if (last !== undefined) conn.replay(last, frames)
