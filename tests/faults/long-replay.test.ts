@@ -139,3 +139,23 @@ test('a client further behind than SSE_REPLAY_CAP gets a reset snapshot, not a p
   const near = api.stream(admin, { admin: true, lastEventId: before + 2000 })
   await waitFor(() => ids(near).length === 4001, { what: 'a replay within the cap' })
 })
+
+test('more live events during a replay than a stream may hold: it reads on through them, every event once, in order', async () => {
+  // A 1 KB cap: a second live frame already exceeds what the stream may hold.
+  const env = systemEnv(inject('redisUrl'), { SSE_BUFFER_LIMIT_BYTES: '1024' })
+  const api = await spawnApi(env)
+  procs.push(api)
+  const owner = await api.newUser()
+  const before = Math.max(0, ...committedEvents(env.DB_PATH).all)
+  seedBacklog(env.DB_PATH, owner.id, BACKLOG)
+  await api.grant(owner.id, ['reports.view'])
+  const admin = await api.adminCookie()
+  const reader = api.stream(admin, { admin: true, lastEventId: before })
+  await Promise.all(
+    Array.from({ length: 30 }, (_, i) => api.grant(owner.id, i % 2 ? ['reports.view'] : ['reports.export'])),
+  )
+  const expected = committedEvents(env.DB_PATH, before).all
+  await waitFor(() => ids(reader).length >= expected.length || reader.ended, { timeoutMs: 30_000, what: 'everything' })
+  expect(reader.ended).toBe(false)
+  expect(ids(reader)).toEqual(expected)
+})

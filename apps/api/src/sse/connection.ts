@@ -15,6 +15,8 @@ export class SseConnection {
    */
   private held: { id: number; frame: string }[] | undefined
   private heldBytes = 0
+  /** Set when held frames were dropped: the replay must read the table up to this id. */
+  replayTo = 0
   /** Wakes a replay waiting in `drained()` when the stream ends. */
   private wake: (() => void) | undefined
 
@@ -52,10 +54,15 @@ export class SseConnection {
   send(id: number, frame: string) {
     if (id <= this.cursor) return false
     if (this.held) {
-      this.held.push({ id, frame })
       this.heldBytes += frame.length
-      // A replay that does not progress (a client not reading) must not hold live frames without bound.
-      if (this.heldBytes > this.bufferLimit) this.overflow()
+      if (this.heldBytes <= this.bufferLimit) this.held.push({ id, frame })
+      else {
+        // Too much to hold (a slow replay, a busy admin feed): these events are in the table,
+        // so drop them and let the replay read on through them instead.
+        this.replayTo = id
+        this.held = []
+        this.heldBytes = 0
+      }
       return true
     }
     this.cursor = id

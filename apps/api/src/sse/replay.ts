@@ -35,15 +35,22 @@ const pump = () => {
 
 /**
  * Writes the events in (after, upTo] to the stream page by page, then lets out the live
- * events it held meanwhile. A client that does not read holds its replay (not our memory)
- * until it reads or its lifetime ends the stream.
+ * events it held meanwhile (or reads on through them, when there were too many to hold).
+ * A client that does not read holds its replay (not our memory) until it reads or its
+ * lifetime ends the stream.
  */
 export const replay = async (db: Db, conn: SseConnection, range: { after: number; upTo: number; userId?: string }) => {
-  for (let after = range.after; after < range.upTo; ) {
+  let { after, upTo } = range
+  for (;;) {
+    if (after >= upTo) {
+      // Live events the stream dropped rather than hold (see SseConnection.send) are read here.
+      if (conn.replayTo <= upTo) break
+      upTo = conn.replayTo
+    }
     await nextTurn()
     if (conn.congested) await conn.drained()
     if (conn.closed) return
-    const page = readEventsJson(db, after, { userId: range.userId, upTo: range.upTo, limit: PAGE })
+    const page = readEventsJson(db, after, { userId: range.userId, upTo, limit: PAGE })
     let frames = ''
     for (const event of page) {
       if (INTERNAL_EVENT_TYPES.has(event.type)) continue
@@ -52,8 +59,7 @@ export const replay = async (db: Db, conn: SseConnection, range: { after: number
     }
     const last = page.at(-1)?.id
     if (last !== undefined) conn.replay(last, frames)
-    if (page.length < PAGE) break
-    after = last ?? range.upTo
+    after = page.length < PAGE ? upTo : (last ?? upTo)
   }
   conn.goLive()
 }
