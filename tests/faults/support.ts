@@ -1,3 +1,4 @@
+import { type EventType, INTERNAL_EVENT_TYPES } from '@dormant/core'
 import { createUser, openDb, startHibernation } from '@dormant/db'
 import {
   type ApiClient,
@@ -59,13 +60,21 @@ export const ids = (rec: SseRecorder) =>
 /** A line in the test run's output, so measured outcomes appear in the run. */
 export const report = (line: string) => console.log(`[measured] ${line}`)
 
-/** The events table as the source of truth: ids per user (in id order) after `afterId`. */
+/**
+ * The events table as the source of truth for what streams carry: ids per user (in id
+ * order) after `afterId`. Internal events (a logout's `session.revoked`) never reach a
+ * stream, so they are left out.
+ */
 export const committedEvents = (dbPath: string, afterId = 0) => {
   const db = openDb(dbPath)
   try {
-    const rows = db.$client
-      .prepare('select id, user_id as userId, type from events where id > ? order by id')
-      .all(afterId) as { id: number; userId: string; type: string }[]
+    const rows = (
+      db.$client.prepare('select id, user_id as userId, type from events where id > ? order by id').all(afterId) as {
+        id: number
+        userId: string
+        type: EventType
+      }[]
+    ).filter((row) => !INTERNAL_EVENT_TYPES.has(row.type))
     const byUser = new Map<string, number[]>()
     for (const row of rows) byUser.set(row.userId, [...(byUser.get(row.userId) ?? []), row.id])
     return { all: rows.map((r) => r.id), rows, byUser: (userId: string) => byUser.get(userId) ?? [] }

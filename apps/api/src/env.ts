@@ -17,6 +17,13 @@ export const apiEnv = {
   ADMIN_PASSWORD: z.string().min(8, 'at least 8 characters').optional(),
   SSE_HEARTBEAT_MS: msSetting(15_000, 100),
   SSE_MAX_LIFETIME_MS: msSetting(600_000, 1000),
+  /** A client further behind than this many events gets a `reset` snapshot instead of a replay. */
+  SSE_REPLAY_CAP: z.coerce.number().int().min(1).default(50_000),
+  /**
+   * How often each API process compares the events table's position with its own: a commit
+   * whose publish was lost, or a revocation, reaches streams within this (or a heartbeat).
+   */
+  EVENTS_CHECK_MS: msSetting(2000, 100),
   SESSION_TTL_MS: msSetting(30 * DAY, 1000),
   /** Set when served over HTTPS so the session cookie gets `Secure`. */
   COOKIE_SECURE: booleanSetting,

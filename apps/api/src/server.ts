@@ -135,6 +135,8 @@ export const startApi = async (
       throw err
     })
   }
+  // Revocations and lost publishes reach streams within a heartbeat at most (G5).
+  deps.hub.watchTable(Math.min(config.EVENTS_CHECK_MS, config.SSE_HEARTBEAT_MS))
   // Not awaited: the API serves (and reports Redis down on /healthz) while Redis is away.
   subscribeHub(subscriber, config.REDIS_PREFIX, deps.queue.deployment, deps.hub, deps.log).catch((err) =>
     deps.log.error({ err }, 'subscribe failed'),

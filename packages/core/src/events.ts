@@ -30,7 +30,15 @@ export type EventPayloads = {
   'user.updated': { user: UserJson }
   'transaction.created': { transaction: TransactionJson }
   'hibernation.completed': { hibernationId: string; completedAt: string }
+  /**
+   * Internal, never sent to a client: a logout, durable in the ordered table so every API
+   * process ends that session's streams even when the bus message is lost.
+   */
+  'session.revoked': { sessionId: string }
 }
+
+/** Event types that only API processes read; streams, replays and webhooks never show them. */
+export const INTERNAL_EVENT_TYPES: ReadonlySet<EventType> = new Set(['session.revoked'])
 
 export type EventType = keyof EventPayloads
 

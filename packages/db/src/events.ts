@@ -1,5 +1,5 @@
 import type { DormantEvent, EventPayloads, EventType } from '@dormant/core'
-import { and, asc, eq, gt, lt, lte, max, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gt, lt, lte, max, sql } from 'drizzle-orm'
 import type { Db, Tx } from './client.js'
 import { write } from './client.js'
 import { eventMarks, events, meta } from './schema.js'
@@ -31,12 +31,10 @@ export const appendEvent = <T extends EventType>(
   return toEvent(row)
 }
 
-/** Events with id in (afterId, upTo], in id order; for one user when `userId` is given. */
-export const readEvents = (
-  db: Db,
-  afterId: number,
-  options: { userId?: string; upTo?: number; limit?: number } = {},
-): DormantEvent[] => {
+type ReadOptions = { userId?: string; upTo?: number; limit?: number }
+
+/** Rows with id in (afterId, upTo], in id order; for one user when `userId` is given. */
+const readRows = (db: Db, afterId: number, options: ReadOptions) => {
   const conditions = [gt(events.id, afterId)]
   if (options.userId !== undefined) conditions.push(eq(events.userId, options.userId))
   if (options.upTo !== undefined) conditions.push(lte(events.id, options.upTo))
@@ -47,7 +45,34 @@ export const readEvents = (
     .orderBy(asc(events.id))
     .limit(options.limit ?? 10_000)
     .all()
-    .map(toEvent)
+}
+
+/** Events with id in (afterId, upTo], in id order; for one user when `userId` is given. */
+export const readEvents = (db: Db, afterId: number, options: ReadOptions = {}): DormantEvent[] =>
+  readRows(db, afterId, options).map(toEvent)
+
+/**
+ * The same rows with `data` left as the JSON text it is stored as: a replay writes it into
+ * frames as it is, without parsing and serialising every event again.
+ */
+export const readEventsJson = (
+  db: Db,
+  afterId: number,
+  options: ReadOptions = {},
+): { id: number; type: EventType; data: string }[] =>
+  readRows(db, afterId, options).map((row) => ({ id: row.id, type: row.type as EventType, data: row.data }))
+
+/** How many events (afterId, upTo] holds (for one user), counting no further than `limit`. */
+export const countEvents = (db: Db, afterId: number, options: { userId?: string; upTo: number; limit: number }) => {
+  const conditions = [gt(events.id, afterId), lte(events.id, options.upTo)]
+  if (options.userId !== undefined) conditions.push(eq(events.userId, options.userId))
+  const capped = db
+    .select({ id: events.id })
+    .from(events)
+    .where(and(...conditions))
+    .limit(options.limit)
+    .as('capped')
+  return db.select({ n: count() }).from(capped).get()?.n ?? 0
 }
 
 export const latestEventId = (db: Db): number =>

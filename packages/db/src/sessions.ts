@@ -1,6 +1,7 @@
-import type { UserJson } from '@dormant/core'
+import type { DormantEvent, UserJson } from '@dormant/core'
 import { eq, inArray, lte } from 'drizzle-orm'
-import type { Db } from './client.js'
+import { type Db, write } from './client.js'
+import { appendEvent } from './events.js'
 import { newId } from './ids.js'
 import { sessions } from './schema.js'
 import { statements, toUser } from './statements.js'
@@ -30,9 +31,16 @@ export const findSession = (
   return row ? { sessionId: row.sessionId, expiresAt: row.expiresAt, user: toUser(row) } : null
 }
 
-/** Returns whether the session still existed. */
-export const revokeSession = (db: Db, sessionId: string) =>
-  db.delete(sessions).where(eq(sessions.id, sessionId)).run().changes > 0
+/**
+ * Deletes the session and, in the same transaction, appends a `session.revoked` event: the
+ * table every API process reads in order carries the revocation, not only the bus. Returns
+ * that event (to announce), or null when the session no longer existed.
+ */
+export const revokeSession = (db: Db, sessionId: string, now = Date.now()): DormantEvent | null =>
+  write(db, (tx) => {
+    const row = tx.delete(sessions).where(eq(sessions.id, sessionId)).returning({ userId: sessions.userId }).get()
+    return row ? appendEvent(tx, row.userId, 'session.revoked', { sessionId }, now) : null
+  })
 
 /** Deletes up to `limit` expired sessions (a short transaction; call again while it returns `limit`). */
 export const deleteExpiredSessions = (db: Db, now = Date.now(), limit = 1000) =>

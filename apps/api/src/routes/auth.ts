@@ -6,7 +6,7 @@ import { DUMMY_HASH, verifyPassword } from '../auth/passwords.js'
 import { clearSessionCookie, loadSession, requireSession, setSessionCookie } from '../auth/session.js'
 import { hashToken, newSessionToken } from '../auth/tokens.js'
 import type { AppEnv } from '../context.js'
-import type { Deps } from '../deps.js'
+import { announce, type Deps } from '../deps.js'
 import { AppError } from '../errors.js'
 import { router } from '../router.js'
 import { authErrors, errors, json, jsonBody, UserResponse } from '../schemas.js'
@@ -47,8 +47,11 @@ const clientAddress = (c: Context<AppEnv>) => {
 
 /** Revokes sessions and ends their open streams in every API process. */
 const endSessions = (c: Context<AppEnv>, deps: Deps, sessionIds: string[]) => {
-  for (const id of sessionIds) revokeSession(deps.db, id)
+  const events = sessionIds.flatMap((id) => revokeSession(deps.db, id) ?? [])
+  // The events end the streams in every process that reads them (from the bus or the
+  // table); the bus message is the fast path for processes that predate them.
   deps.hub.closeSessions(sessionIds)
+  announce(deps, events)
   deps.publisher
     .sessionsRevoked(sessionIds)
     .catch((err) => c.var.log.warn({ err }, 'could not announce the revoked session'))

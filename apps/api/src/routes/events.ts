@@ -1,4 +1,4 @@
-import { eventsPrunedThrough, getUser, latestEventId, readEvents } from '@dormant/db'
+import { countEvents, eventsPrunedThrough, getUser, latestEventId } from '@dormant/db'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import type { Context } from 'hono'
 import { Hono } from 'hono'
@@ -7,9 +7,9 @@ import type { AppEnv } from '../context.js'
 import type { Deps } from '../deps.js'
 import { AppError } from '../errors.js'
 import { SseConnection } from '../sse/connection.js'
-import { eventFrame, frameOf, retryFrame } from '../sse/frames.js'
-
-const REPLAY_PAGE = 1000
+import { eventFrame, retryFrame } from '../sse/frames.js'
+import { readsTransactions } from '../sse/hub.js'
+import { replay } from '../sse/replay.js'
 
 const HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
@@ -29,8 +29,9 @@ const parseLastEventId = (c: Context<AppEnv>) => {
  * Opens a stream on the Node response itself: Hono routed and authenticated the request,
  * but web-stream plumbing would cost about five times the memory per idle stream.
  *
- * Everything from reading the replay to registering with the hub runs synchronously, so no
- * live event can slip between them: the stream's cursor is exactly the hub's position.
+ * The snapshot's position and registering with the hub happen synchronously, so no live
+ * event can slip between them. A replay then runs in small pages (`sse/replay.ts`); live
+ * events meanwhile are held by the connection and sent after the replay, none twice.
  */
 const openStream = (c: Context<AppEnv>, deps: Deps, scope: { userId: string } | 'all') => {
   const res = c.env?.outgoing
@@ -40,27 +41,27 @@ const openStream = (c: Context<AppEnv>, deps: Deps, scope: { userId: string } | 
   const { hub, db } = deps
   const user = getUser(db, session.user.id) ?? session.user
   const position = hub.lastId
+  const userId = scope === 'all' ? undefined : scope.userId
 
   res.writeHead(200, HEADERS)
   res.flushHeaders()
   res.socket?.setNoDelay(true)
-  let out = retryFrame()
-  let cursor = position
+  let opening = retryFrame()
+  let replayFrom: number | undefined
   if (lastEventId === undefined) {
-    out += eventFrame('snapshot', { user }, position)
-  } else if (lastEventId < eventsPrunedThrough(db) || lastEventId > latestEventId(db)) {
-    // Events after lastEventId are gone (or never existed here): never a silent gap.
-    out += eventFrame('snapshot', { user, reset: true }, position)
+    opening += eventFrame('snapshot', { user }, position)
+  } else if (
+    lastEventId < eventsPrunedThrough(db) ||
+    lastEventId > latestEventId(db) ||
+    countEvents(db, lastEventId, { userId, upTo: position, limit: deps.config.SSE_REPLAY_CAP + 1 }) >
+      deps.config.SSE_REPLAY_CAP
+  ) {
+    // Events after lastEventId are gone, never existed here, or are more than the cap:
+    // a fresh state instead, never a silent gap.
+    opening += eventFrame('snapshot', { user, reset: true }, position)
   } else {
-    out += eventFrame('snapshot', { user })
-    const userId = scope === 'all' ? undefined : scope.userId
-    for (let after = lastEventId; after < position; ) {
-      const page = readEvents(db, after, { userId, upTo: position, limit: REPLAY_PAGE })
-      for (const event of page) out += frameOf(event)
-      if (page.length < REPLAY_PAGE) break
-      after = page.at(-1)?.id ?? position
-    }
-    cursor = Math.max(position, lastEventId)
+    opening += eventFrame('snapshot', { user })
+    replayFrom = lastEventId
   }
 
   const label = scope === 'all' ? 'admin' : 'user'
@@ -70,10 +71,13 @@ const openStream = (c: Context<AppEnv>, deps: Deps, scope: { userId: string } | 
   const { sessionId } = session
   const { requestId } = c.var
   const conn = new SseConnection(res, scope, session.sessionId, {
-    cursor,
+    // A replaying stream starts at the client's position; the replay moves it up.
+    cursor: replayFrom ?? position,
     lifetimeMs: deps.config.SSE_MAX_LIFETIME_MS,
     notAfter: session.expiresAt,
     bufferLimit: deps.config.SSE_BUFFER_LIMIT_BYTES,
+    readsTransactions: readsTransactions(user),
+    replaying: replayFrom !== undefined,
     onOverflow: () => {
       deps.metrics.sseOverflows.inc()
       log.info({ sessionId, requestId }, 'stream closed: client not reading')
@@ -86,7 +90,13 @@ const openStream = (c: Context<AppEnv>, deps: Deps, scope: { userId: string } | 
     hub.remove(conn)
     deps.metrics.sseConnections.dec({ scope: label })
   })
-  conn.writeOpening(out)
+  conn.writeOpening(opening)
+  if (replayFrom !== undefined) {
+    replay(db, conn, { after: replayFrom, upTo: position, userId }).catch((err) => {
+      log.error({ err, sessionId, requestId }, 'replay failed; closing the stream')
+      conn.destroy()
+    })
+  }
   return RESPONSE_ALREADY_SENT
 }
 

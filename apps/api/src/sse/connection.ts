@@ -7,6 +7,18 @@ export class SseConnection {
   closed = false
   slot = 0
   readonly deadline: number
+  /** Whether `transaction.created` frames may reach this stream (the route's permission). */
+  readsTransactions: boolean
+  /**
+   * Live frames held while the replay is still being written: sent after it, so the stream
+   * stays in id order. Undefined once the stream is live.
+   */
+  private held: { id: number; frame: string }[] | undefined
+  private heldBytes = 0
+  /** Set when held frames were dropped: the replay must read the table up to this id. */
+  replayTo = 0
+  /** Wakes a replay waiting in `drained()` when the stream ends. */
+  private wake: (() => void) | undefined
 
   constructor(
     private readonly res: ServerResponse,
@@ -18,12 +30,17 @@ export class SseConnection {
       /** The stream never outlives its session: it ends at this time at the latest. */
       notAfter: number
       bufferLimit: number
+      readsTransactions: boolean
+      /** Holds live frames until `goLive()`: a replay is still being written. */
+      replaying?: boolean
       onOverflow: () => void
     },
   ) {
     this.cursor = options.cursor
     this.bufferLimit = options.bufferLimit
     this.onOverflow = options.onOverflow
+    this.readsTransactions = options.readsTransactions
+    if (options.replaying) this.held = []
     // ±20 % jitter, so streams opened together do not all reconnect together.
     this.deadline = Math.min(options.notAfter, Date.now() + options.lifetimeMs * (0.8 + Math.random() * 0.4))
   }
@@ -33,9 +50,65 @@ export class SseConnection {
   /** Bytes we let sit unread: the cap, plus the replay until the client has drained it. */
   private allowance = 0
 
+  /** Sends one live event unless this stream already has it; held while a replay runs. */
+  send(id: number, frame: string) {
+    if (id <= this.cursor) return false
+    if (this.held) {
+      this.heldBytes += frame.length
+      if (this.heldBytes <= this.bufferLimit) this.held.push({ id, frame })
+      else {
+        // Too much to hold (a slow replay, a busy admin feed): these events are in the table,
+        // so drop them and let the replay read on through them instead.
+        this.replayTo = id
+        this.held = []
+        this.heldBytes = 0
+      }
+      return true
+    }
+    this.cursor = id
+    this.write(frame)
+    return true
+  }
+
+  /** Writes replayed frames, all at or below `lastId` (the replay reads ids in order, below anything held). */
+  replay(lastId: number, frames: string) {
+    if (this.closed || lastId <= this.cursor) return
+    this.cursor = lastId
+    if (frames) this.res.write(frames)
+  }
+
+  /** Whether the replay should wait for the client to read before writing more. */
+  get congested() {
+    return this.res.writableLength > this.bufferLimit
+  }
+
+  /** Resolves once the client has read the output (or the stream closed). */
+  drained() {
+    return new Promise<void>((resolve) => {
+      if (this.closed || !this.congested) return resolve()
+      const done = () => {
+        this.res.off('drain', done).off('close', done)
+        this.wake = undefined
+        resolve()
+      }
+      this.wake = done
+      this.res.on('drain', done).on('close', done)
+    })
+  }
+
+  /** Ends the replay: the frames held during it go out now, in order, none twice. */
+  goLive() {
+    const held = this.held ?? []
+    this.held = undefined
+    this.heldBytes = 0
+    // Same rule as the opening: what the replay left unread does not count against the cap.
+    this.allowance = this.res.writableLength + this.bufferLimit
+    for (const { id, frame } of held) this.send(id, frame)
+  }
+
   /**
-   * Writes the opening frames and the replay. A replay may exceed the cap on its own (a client
-   * far behind); counting it against the cap would cut that client off every time it
+   * Writes the opening frames. The replay may exceed the cap on its own (a client far
+   * behind); counting it against the cap would cut that client off every time it
    * reconnects, so it never caught up. The cap applies to what is buffered beyond it.
    */
   writeOpening(frames: string) {
@@ -53,23 +126,29 @@ export class SseConnection {
     this.res.write(frame)
     const buffered = this.res.writableLength
     if (buffered <= this.bufferLimit) this.allowance = this.bufferLimit
-    else if (buffered > Math.max(this.allowance, this.bufferLimit)) {
-      this.onOverflow()
-      this.destroy()
-    }
+    else if (buffered > Math.max(this.allowance, this.bufferLimit)) this.overflow()
+  }
+
+  private overflow() {
+    this.onOverflow()
+    this.destroy()
   }
 
   /** Ends the stream cleanly: the client sees the end and reconnects. */
   end() {
     if (this.closed) return
     this.closed = true
+    this.held = undefined
     this.res.end()
+    this.wake?.()
   }
 
   /** Drops the connection without flushing what a stalled client never read. */
   destroy() {
     if (this.closed) return
     this.closed = true
+    this.held = undefined
     this.res.destroy()
+    this.wake?.()
   }
 }

@@ -57,7 +57,6 @@ describe('Redis outage', () => {
       await redis.kill()
       // The API keeps working without Redis: the commit is the promise.
       await api.grant(user.id, ['reports.view'])
-      // A commit whose publish never happens at all (a process that died right after it).
       expect(setPermissions(worker, user.id, ['billing.manage'])).not.toBeNull()
       await redis.start()
 
@@ -70,6 +69,27 @@ describe('Redis outage', () => {
       await other.stop()
       await api.stop()
       await redis.destroy()
+    }
+  })
+})
+
+describe('a publish that never happens', () => {
+  test('a commit nobody publishes (another handle on the file, as a dead process) reaches an open stream within 5 s, Redis up all along', async ({
+    api,
+  }) => {
+    const writer = openDb(api.deps.config.DB_PATH)
+    try {
+      const user = await api.newUser()
+      const stream = api.stream(user.cookie)
+      await stream.untilEvents(1, 'snapshot')
+      // A process that committed and died before publishing: the row is all there is.
+      const committedAt = Date.now()
+      expect(setPermissions(writer, user.id, ['billing.manage'])).not.toBeNull()
+      await stream.untilEvents(1, 'user.updated', 5000)
+      expect(Date.now() - committedAt).toBeLessThan(5000)
+      expect(stream.events('user.updated')[0]?.data).toMatchObject({ user: { permissions: ['billing.manage'] } })
+    } finally {
+      closeDb(writer)
     }
   })
 })

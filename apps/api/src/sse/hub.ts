@@ -1,4 +1,4 @@
-import type { DormantEvent, Logger } from '@dormant/core'
+import type { DormantEvent, Logger, UserJson } from '@dormant/core'
 import { type Db, latestEventId, readEvents } from '@dormant/db'
 import type { SseConnection } from './connection.js'
 import { eventFrame, frameOf, pingFrame } from './frames.js'
@@ -8,11 +8,17 @@ const WHEEL_SLOTS = 100
 
 export type HubMetrics = { delivered(count: number): void; overflowed(): void }
 
+/** The route's rule for `transaction.created`: the permission that guards the history. */
+export const readsTransactions = (user: Pick<UserJson, 'role' | 'permissions'>) =>
+  user.role === 'admin' || user.permissions.includes('transactions.read')
+
 /**
  * The streams of this process and the order of fan-out. Events reach the hub from this
- * process's own commits and from Redis; either way they go out strictly in id order.
+ * process's own commits, from Redis, and from a periodic look at the table's position
+ * (for publishes that never happen); whichever way, they go out strictly in id order.
  * A jump in ids means another process's publish is late or lost: the missing range is
- * read from the events table, which is the order.
+ * read from the events table, which is the order. Ids missing from the table were pruned:
+ * the hub never moves past them without ending every stream that may have needed them.
  */
 export class StreamHub {
   /** Highest event id fanned out by this process. */
@@ -24,6 +30,7 @@ export class StreamHub {
   private nextSlot = 0
   private tick = 0
   private timer: NodeJS.Timeout | undefined
+  private watcher: NodeJS.Timeout | undefined
   size = 0
 
   constructor(
@@ -60,37 +67,83 @@ export class StreamHub {
   offer(events: readonly DormantEvent[]) {
     for (const event of events.length > 1 ? [...events].sort((a, b) => a.id - b.id) : events) {
       if (event.id <= this.lastId) continue
-      if (event.id > this.lastId + 1) this.catchUp(event.id - 1)
+      if (event.id > this.lastId + 1) {
+        this.catchUp(event.id - 1)
+        // The table does not reach this id: not an event of this database. Never jump to it.
+        if (this.lastId < event.id - 1) {
+          this.log.warn({ id: event.id, lastId: this.lastId }, 'ignoring an event beyond the events table')
+          continue
+        }
+      }
       this.deliver(event)
     }
   }
 
-  /** Reads and fans out everything committed after `lastId` (up to `upTo`). */
+  /**
+   * Reads and fans out everything committed after `lastId` (up to `upTo`, and never past
+   * the table's own position). Where ids are missing (pruned before this process read
+   * them), the streams are ended first: their clients reconnect and get a `reset`.
+   */
   catchUp(upTo = Number.MAX_SAFE_INTEGER) {
     const from = this.lastId
-    while (this.lastId < upTo) {
-      const page = readEvents(this.db, this.lastId, { upTo, limit: PAGE })
-      for (const event of page) this.deliver(event)
+    const end = Math.min(upTo, latestEventId(this.db))
+    while (this.lastId < end) {
+      const page = readEvents(this.db, this.lastId, { upTo: end, limit: PAGE })
+      for (const event of page) {
+        if (event.id > this.lastId + 1) this.skipGap(event.id - 1)
+        this.deliver(event)
+      }
       if (page.length < PAGE) break
     }
+    if (this.lastId < end) this.skipGap(end)
     if (this.lastId > from) this.log.debug({ from, to: this.lastId }, 'caught up from the events table')
-    // Ids below upTo that are not in the table were pruned or never committed.
-    if (upTo !== Number.MAX_SAFE_INTEGER && this.lastId < upTo) this.lastId = upTo
+  }
+
+  /** Moves past ids this process can no longer read, ending every stream that may have needed them. */
+  private skipGap(through: number) {
+    this.log.warn(
+      { from: this.lastId + 1, through, streams: this.size },
+      'events were pruned before delivery; resetting streams',
+    )
+    for (const slot of this.wheel) for (const conn of [...slot]) if (conn.cursor < through) conn.end()
+    this.lastId = through
+  }
+
+  /**
+   * Looks at the table's position every `intervalMs` (one cheap statement, however many
+   * streams): a commit whose publish never came (its process died, or is cut off from
+   * Redis) is delivered within one interval, and so is a durable revocation.
+   */
+  watchTable(intervalMs: number) {
+    clearInterval(this.watcher)
+    this.watcher = setInterval(() => {
+      try {
+        if (latestEventId(this.db) > this.lastId) this.catchUp()
+      } catch (err) {
+        this.log.warn({ err }, 'events table check failed')
+      }
+    }, intervalMs)
+    this.watcher.unref()
   }
 
   private deliver(event: DormantEvent) {
     this.lastId = event.id
+    if (event.type === 'session.revoked') return this.closeSessions([event.data.sessionId])
     const own = this.byUser.get(event.userId)
     if (!own && this.everyone.size === 0) return
+    if (own && event.type === 'user.updated') {
+      // Permissions change on open streams with the event that announces them.
+      const allowed = readsTransactions(event.data.user)
+      for (const conn of own) conn.readsTransactions = allowed
+    }
+    const guarded = event.type === 'transaction.created'
     const frame = frameOf(event)
     let sent = 0
     for (const targets of [own, this.everyone]) {
       if (!targets) continue
       for (const conn of targets) {
-        if (event.id <= conn.cursor) continue
-        conn.cursor = event.id
-        conn.write(frame)
-        sent += 1
+        if (guarded && !conn.readsTransactions) continue
+        if (conn.send(event.id, frame)) sent += 1
       }
     }
     this.metrics.delivered(sent)
@@ -110,6 +163,7 @@ export class StreamHub {
 
   closeAll() {
     this.stopWheel()
+    clearInterval(this.watcher)
     for (const slot of this.wheel) for (const conn of [...slot]) conn.end()
   }
 

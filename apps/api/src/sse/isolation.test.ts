@@ -1,6 +1,6 @@
 import { PERMISSION_NAMES } from '@dormant/core'
 import { completeHibernation } from '@dormant/db'
-import type { SseFrame, SseRecorder } from '@dormant/testing'
+import { type SseFrame, type SseRecorder, spawnApp } from '@dormant/testing'
 import fc from 'fast-check'
 import { describe, expect } from 'vitest'
 import { startTestApi, test } from '../testing.js'
@@ -104,6 +104,39 @@ describe('G4 over random users and changes', () => {
         { numRuns: 12 },
       )
     } finally {
+      await api.stop()
+    }
+  })
+})
+
+describe('G4 through the real worker and Redis', () => {
+  test('completions run by a worker process reach only their own user’s stream', async () => {
+    const api = await startTestApi({ HIBERNATION_DURATION_MS: '1000' })
+    const { DB_PATH, REDIS_PREFIX, REDIS_URL } = api.deps.config
+    const worker = spawnApp('worker', { DB_PATH, REDIS_PREFIX, REDIS_URL })
+    try {
+      await worker.waitForOutput(/worker (started|ready|listening)/i, 30_000)
+      const fields = { permissions: ['hibernation.self', 'transactions.read'] }
+      const [a, b] = [await api.newUser(fields), await api.newUser(fields)]
+      const [streamA, streamB] = [api.stream(a.cookie), api.stream(b.cookie)]
+      await Promise.all([streamA.untilEvents(1, 'snapshot'), streamB.untilEvents(1, 'snapshot')])
+      // The worker completes A's hibernation and publishes through Redis; the hub fans it out.
+      expect((await api.call('/api/me/hibernation', { method: 'POST', cookie: a.cookie })).status).toBe(201)
+      await streamA.untilEvents(1, 'hibernation.completed', 15_000)
+      // B's own change is the proof B's stream was listening all along.
+      await api.grant(b.id, ['reports.view'])
+      await streamB.untilEvents(1, 'user.updated')
+      expect(eventFrames(streamA).map((f) => f.event)).toEqual([
+        'user.updated',
+        'user.updated',
+        'transaction.created',
+        'hibernation.completed',
+      ])
+      expect(eventFrames(streamB).map((f) => f.event)).toEqual(['user.updated'])
+      expect(JSON.stringify(streamB.frames)).not.toContain(a.id)
+      expect(JSON.stringify(streamA.frames)).not.toContain(b.id)
+    } finally {
+      await worker.signal('SIGTERM')
       await api.stop()
     }
   })
