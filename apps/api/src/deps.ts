@@ -1,4 +1,4 @@
-import type { DormantEvent, EventPublisher, HibernationQueue, Logger } from '@dormant/core'
+import type { DormantEvent, EventPublisher, HibernationQueue, Logger, WebhookQueue } from '@dormant/core'
 import type { Db } from '@dormant/db'
 import type { Redis } from 'ioredis'
 import type { LoginLimiter } from './auth/rate-limit.js'
@@ -14,6 +14,8 @@ export type Deps = {
   redis: Redis
   publisher: EventPublisher
   queue: HibernationQueue
+  /** Only adds jobs (redeliveries); the worker runs them. */
+  webhookQueue: WebhookQueue
   hub: StreamHub
   log: Logger
   metrics: Metrics

@@ -5,6 +5,7 @@ import {
   createEventPublisher,
   createHibernationQueue,
   createLogger,
+  createWebhookQueue,
   type DeploymentClash,
   guardDeployment,
   type Logger,
@@ -52,6 +53,7 @@ export const createDeps = (config: ApiConfig, log: Logger = createLogger('api', 
     redis,
     publisher: createEventPublisher(redis, config.REDIS_PREFIX, deployment),
     queue: createHibernationQueue(redis, config.REDIS_PREFIX, deployment),
+    webhookQueue: createWebhookQueue(redis, config.REDIS_PREFIX),
     hub,
     log,
     metrics,
@@ -63,7 +65,8 @@ export const createDeps = (config: ApiConfig, log: Logger = createLogger('api', 
       }),
     },
   }
-  deps.queue.on('error', (err) => log.warn({ err: err.message }, 'queue error'))
+  for (const queue of [deps.queue, deps.webhookQueue])
+    queue.on('error', (err) => log.warn({ err: err.message }, 'queue error'))
   return { deps, subscriber }
 }
 
@@ -168,7 +171,12 @@ export const startApi = async (
       clearTimeout(force)
       // Commands wait for Redis without limit (maxRetriesPerRequest: null), so a Redis that
       // is down would hold shutdown forever: give it a moment to flush, then cut the sockets.
-      await settledWithin(REDIS_CLOSE_MS, [deps.queue.close(), subscriber.quit(), deps.redis.quit()])
+      await settledWithin(REDIS_CLOSE_MS, [
+        deps.queue.close(),
+        deps.webhookQueue.close(),
+        subscriber.quit(),
+        deps.redis.quit(),
+      ])
       subscriber.disconnect()
       deps.redis.disconnect()
       closeDb(deps.db)

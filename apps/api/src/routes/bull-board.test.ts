@@ -65,7 +65,10 @@ describe('Bull Board at /admin/queues', () => {
     expect(res.status).toBe(200)
     const body = (await res.json()) as { queues: { name: string; jobs: { id: string; data: unknown }[] }[] }
     const queue = body.queues.find((q) => q.name === 'hibernations')
-    expect(queue?.jobs.map((j) => [j.id, j.data])).toEqual([[sleeping.hibernation.id, { h: sleeping.hibernation.id }]])
+    expect(queue?.jobs.map((j) => [j.id, j.data])).toEqual([
+      [sleeping.hibernation.id, { h: sleeping.hibernation.id, d: api.deps.queue.deployment }],
+    ])
+    expect(body.queues.map((q) => q.name).sort()).toEqual(['hibernations', 'webhooks'])
   })
 
   test('write actions need a same-origin request (CSRF)', async ({ api }) => {

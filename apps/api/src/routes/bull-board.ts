@@ -53,11 +53,11 @@ const sameOriginWrites = createMiddleware<AppEnv>(async (c, next) => {
   return sameOrigin(c, next)
 })
 
-/** Mounts Bull Board for the hibernation queue at /admin/queues. */
-export const mountBullBoard = (app: Hono<AppEnv>, deps: Pick<Deps, 'db' | 'queue'>) => {
+/** Mounts Bull Board for the hibernation and webhook queues at /admin/queues. */
+export const mountBullBoard = (app: Hono<AppEnv>, deps: Pick<Deps, 'db' | 'queue' | 'webhookQueue'>) => {
   const adapter = new HonoAdapter(staticFiles).setBasePath(BULL_BOARD_PATH)
   createBullBoard({
-    queues: [new BullMQAdapter(deps.queue)],
+    queues: [new BullMQAdapter(deps.queue), new BullMQAdapter(deps.webhookQueue)],
     serverAdapter: adapter,
     options: { uiConfig: { boardTitle: 'Dormant timers' } },
   })

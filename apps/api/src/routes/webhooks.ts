@@ -1,6 +1,5 @@
 import {
   checkWebhookUrl,
-  createWebhookQueue,
   enqueueDeliveries,
   newWebhookSecret,
   publishWebhookDelivery,
@@ -161,9 +160,6 @@ const retry = createRoute({
 
 export const webhooksRoutes = (deps: Deps) => {
   registerWebhookMetrics(deps.metrics.registry, deps.db)
-  // Shares the app's command connection; only adds jobs (redeliveries).
-  const queue = createWebhookQueue(deps.redis, deps.config.REDIS_PREFIX)
-  queue.on('error', (err) => deps.log.warn({ err: err.message }, 'webhook queue error'))
   const mustExist = (id: string) => {
     if (!getWebhookEndpoint(deps.db, id)) throw new AppError('not_found', 'no such webhook endpoint')
   }
@@ -203,9 +199,9 @@ export const webhooksRoutes = (deps: Deps) => {
       const row = redeliver(deps.db, id, deliveryId)
       if (!row) throw new AppError('not_found', 'no such delivery')
       // The row is pending now: if this enqueue fails, the worker's reconciler creates the job.
-      await enqueueDeliveries(queue, [{ id: row.id, redeliveries: row.redeliveries, nextAttemptAt: 0 }]).catch((err) =>
-        deps.log.warn({ err, deliveryId }, 'could not queue the redelivery; the reconciler will'),
-      )
+      await enqueueDeliveries(deps.webhookQueue, [
+        { id: row.id, redeliveries: row.redeliveries, nextAttemptAt: 0 },
+      ]).catch((err) => deps.log.warn({ err, deliveryId }, 'could not queue the redelivery; the reconciler will'))
       void publishWebhookDelivery(deps.redis, deps.config.REDIS_PREFIX, deps.queue.deployment, deliveryJson(row)).catch(
         () => {},
       )
