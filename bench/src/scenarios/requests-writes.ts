@@ -118,7 +118,6 @@ export const writeThroughput = async (ctx: Ctx, size: { seconds: number; due: nu
     const changes = versions(db) - versions0
     const activations = completed(db) - completed0
     await queueing
-    for (const p of [...apis.map((a) => a.output()), ...workers.map((w) => w.output())]) console.log(p.slice(-3000))
     for (const api of apis) await api.stop()
     for (const w of workers) await w.signal('SIGTERM')
     await sleep(100)
