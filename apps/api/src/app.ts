@@ -14,7 +14,7 @@ import { permissionsRoutes } from './routes/permissions.js'
 import { systemRoutes } from './routes/system.js'
 import { usersRoutes } from './routes/users.js'
 import { webhooksRoutes } from './routes/webhooks.js'
-import { securityHeaders } from './secure-headers.js'
+import { noStore, securityHeaders } from './secure-headers.js'
 import { DEFAULT_WEB_DIST, webRoutes } from './web.js'
 
 /** Builds the HTTP app; no I/O happens here, so tests build it with real deps and call it. */
@@ -25,7 +25,7 @@ export const createApp = (deps: Deps, extra: { mount?: (app: OpenAPIHono<AppEnv>
   // Streams first: they write the Node response themselves, so no later middleware may touch it.
   app.route('/', eventsRoutes(deps))
   app.use('*', securityHeaders({ crossOriginEmbedderPolicy: false }))
-  app.use('/api/*', closeOnUnreadBody, sameOrigin, jsonBodiesOnly, limitBody)
+  app.use('/api/*', noStore, closeOnUnreadBody, sameOrigin, jsonBodiesOnly, limitBody)
 
   app.route('/api/auth', authRoutes(deps))
   app.route('/api/me', meRoutes(deps))

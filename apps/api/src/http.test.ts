@@ -143,6 +143,18 @@ describe('unknown routes and the error shape', () => {
 })
 
 describe('OpenAPI', () => {
+  test("API answers are never stored by the browser (one person's data must not outlive their session)", async ({
+    api,
+  }) => {
+    const cookie = await api.adminCookie()
+    for (const res of [
+      await api.call('/api/me', { cookie }),
+      await api.call('/api/me'),
+      await api.call('/api/users', { cookie }),
+    ])
+      expect(res.headers.get('cache-control'), String(res.status)).toBe('no-store')
+  })
+
   test('/api/openapi.json documents every route of the contract', async ({ api }) => {
     const res = await api.call('/api/openapi.json')
     expect(res.status).toBe(200)

@@ -34,3 +34,14 @@ export const securityHeaders = (options: Options) => {
     await next()
   })
 }
+
+/**
+ * API answers carry one person's data: `no-store` keeps them out of the browser's cache, so
+ * another person on the same browser (back button, a restored tab) never gets them from it.
+ */
+export const noStore = createMiddleware<AppEnv>(async (c, next) => {
+  const outgoing = c.env?.outgoing
+  if (outgoing) outgoing.setHeader('Cache-Control', 'no-store')
+  await next()
+  if (!outgoing && !c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store')
+})
