@@ -29,7 +29,7 @@ const parseLastEventId = (c: Context<AppEnv>) => {
  * Opens a stream on the Node response itself: Hono routed and authenticated the request,
  * but web-stream plumbing would cost about five times the memory per idle stream.
  *
- * The snapshot's position and registering with the hub happen synchronously, so no live
+ * The snapshot, its position and registering with the hub happen synchronously, so no live
  * event can slip between them. A replay then runs in small pages (`sse/replay.ts`); live
  * events meanwhile are held by the connection and sent after the replay, none twice.
  */
@@ -39,8 +39,13 @@ const openStream = (c: Context<AppEnv>, deps: Deps, scope: { userId: string } | 
   const lastEventId = parseLastEventId(c)
   const { session } = c.var
   const { hub, db } = deps
-  const user = getUser(db, session.user.id) ?? session.user
-  const position = hub.lastId
+  // One read snapshot for both: the hub first delivers what the table has beyond it, so the
+  // opening state is exactly the state after `position` and the next live event is the next
+  // version (reading the user alone could see commits the hub has not delivered yet).
+  const { user, position } = db.$client.transaction(() => {
+    hub.catchUp()
+    return { user: getUser(db, session.user.id) ?? session.user, position: hub.lastId }
+  })()
   const userId = scope === 'all' ? undefined : scope.userId
 
   res.writeHead(200, HEADERS)

@@ -107,4 +107,28 @@ describe('fan-out order across processes', () => {
       await t.close()
     }
   })
+
+  test('a fresh stream opened while the hub is behind the table never goes back in versions after its snapshot', async ({
+    api,
+  }) => {
+    const t = await setup(api)
+    try {
+      // Committed by "other processes" whose publishes have not arrived: the table is ahead of the hub.
+      t.commit(t.others[0], ['reports.view'])
+      t.commit(t.others[1], ['reports.export'])
+      const fresh = api.stream(t.user.cookie)
+      await fresh.untilEvents(1, 'snapshot')
+      const snapshot = fresh.events('snapshot')[0]!
+      const version = (snapshot.data as { user: { version: number } }).user.version
+      await marker(api, t.user.id)
+      await fresh.untilEvents(1, 'user.updated')
+      const versions = fresh.events('user.updated').map((f) => (f.data as { user: { version: number } }).user.version)
+      // Found by the chaos campaign: the snapshot read the table's newest state while its id was
+      // the hub's older position, so the catch-up then sent older versions after it.
+      expect(versions).toEqual([version + 1])
+      expect(Number(snapshot.id)).toBe(api.deps.hub.lastId - 1)
+    } finally {
+      await t.close()
+    }
+  })
 })
