@@ -28,7 +28,7 @@ const quantile = (sorted: number[], q: number) =>
  */
 export const runWebhooks = async (ctx: Ctx, size: { count: number }): Promise<ScenarioResult> => {
   const n = size.count
-  const s = step(`6 webhooks: ${n} completions, each delivered to a receiver`)
+  const s = step(`7 webhooks: ${n} completions, each delivered to a receiver`)
   const lags: number[] = []
   const ids = new Set<string>()
   let firstAt = 0
@@ -91,7 +91,7 @@ export const runWebhooks = async (ctx: Ctx, size: { count: number }): Promise<Sc
     s.done(`${fmt(rate, 0)} deliveries/s (${ids.size}/${n}), lag p50 ${fmt(p50, 0)} ms, p99 ${fmt(p99, 0)} ms`)
     return {
       id: 'webhooks',
-      title: `6. Webhook delivery: ${n} completions, one worker, one receiver`,
+      title: `7. Webhook delivery: ${n} completions, one worker, one receiver`,
       rows: [
         {
           label: 'dormant worker',
