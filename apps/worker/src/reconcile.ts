@@ -7,6 +7,7 @@ import {
 } from '@dormant/core'
 import { type Db, listScheduledHibernations, scheduledAmong } from '@dormant/db'
 import type { Redis } from 'ioredis'
+import { runPeriodically } from './periodic.js'
 
 export type ReconcileDeps = {
   db: Db
@@ -128,11 +129,8 @@ const ownJobs = async ({ queue, redis }: ReconcileDeps, jobIds: string[]) => {
  * Runs `reconcile` now and then every `intervalMs`, one pass at a time. A failed pass
  * (Redis away) is logged and retried at the next tick.
  */
-export const startReconciler = (deps: ReconcileDeps, intervalMs: number) => {
-  let timer: NodeJS.Timeout | undefined
-  let stopped = false
-  let running: Promise<void> = Promise.resolve()
-  const pass = async () => {
+export const startReconciler = (deps: ReconcileDeps, intervalMs: number) =>
+  runPeriodically(async () => {
     try {
       if (deps.owned && !(await deps.owned())) return
       const report = await reconcile(deps)
@@ -141,20 +139,4 @@ export const startReconciler = (deps: ReconcileDeps, intervalMs: number) => {
     } catch (err) {
       deps.log.warn({ err }, 'reconcile pass failed; will retry')
     }
-  }
-  const tick = () => {
-    running = pass().finally(() => {
-      if (!stopped) timer = setTimeout(tick, intervalMs)
-    })
-  }
-  tick()
-  return {
-    /** The first pass, for callers that want to wait for it. */
-    firstPass: running,
-    stop: async () => {
-      stopped = true
-      clearTimeout(timer)
-      await running
-    },
-  }
-}
+  }, intervalMs)

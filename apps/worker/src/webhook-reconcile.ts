@@ -1,8 +1,16 @@
 import { enqueueDeliveries, type Logger, type WebhookQueue, webhookJobId } from '@dormant/core'
 import { type Db, listPendingDeliveries } from '@dormant/db'
 import type { Redis } from 'ioredis'
+import { runPeriodically } from './periodic.js'
 
-export type WebhookReconcileDeps = { db: Db; queue: WebhookQueue; redis: Redis; log: Logger }
+export type WebhookReconcileDeps = {
+  db: Db
+  queue: WebhookQueue
+  redis: Redis
+  log: Logger
+  /** Whether the Redis prefix is still this deployment's (see `guardDeployment`). */
+  owned?: () => Promise<boolean>
+}
 
 /**
  * The webhook sibling of `reconcile`: every pending delivery (of an enabled endpoint) has a
@@ -30,28 +38,14 @@ export const reconcileWebhooks = async (deps: WebhookReconcileDeps, pageSize = 1
   }
 }
 
-/** Runs `reconcileWebhooks` now and every `intervalMs`, one pass at a time. */
-export const startWebhookReconciler = (deps: WebhookReconcileDeps, intervalMs: number) => {
-  let timer: NodeJS.Timeout | undefined
-  let stopped = false
-  let running: Promise<void> = Promise.resolve()
-  const tick = () => {
-    running = reconcileWebhooks(deps)
-      .then(
-        (report) => deps.log[report.created || report.replaced ? 'info' : 'debug'](report, 'webhooks reconciled'),
-        (err) => deps.log.warn({ err }, 'webhook reconcile pass failed; will retry'),
-      )
-      .finally(() => {
-        if (!stopped) timer = setTimeout(tick, intervalMs)
-      })
-  }
-  tick()
-  return {
-    firstPass: running,
-    stop: async () => {
-      stopped = true
-      clearTimeout(timer)
-      await running
-    },
-  }
-}
+/** Runs `reconcileWebhooks` now and every `intervalMs`, one pass at a time (only while the prefix is ours). */
+export const startWebhookReconciler = (deps: WebhookReconcileDeps, intervalMs: number) =>
+  runPeriodically(async () => {
+    try {
+      if (deps.owned && !(await deps.owned())) return
+      const report = await reconcileWebhooks(deps)
+      deps.log[report.created || report.replaced ? 'info' : 'debug'](report, 'webhooks reconciled')
+    } catch (err) {
+      deps.log.warn({ err }, 'webhook reconcile pass failed; will retry')
+    }
+  }, intervalMs)

@@ -14,7 +14,7 @@ import { createAgents } from './webhook-send.js'
  */
 export const startWebhooks = async (
   config: WorkerConfig,
-  deps: { db: Db; redis: Redis; log: Logger },
+  deps: { db: Db; redis: Redis; log: Logger; owned?: () => Promise<boolean> },
   options: { resolve?: Resolver } = {},
 ) => {
   const { db, redis } = deps
@@ -51,7 +51,7 @@ export const startWebhooks = async (
     config.REDIS_URL,
     config.WEBHOOK_DISPATCH_INTERVAL_MS,
   )
-  const reconciler = startWebhookReconciler({ db, queue, redis, log }, config.RECONCILE_INTERVAL_MS)
+  const reconciler = startWebhookReconciler({ db, queue, redis, log, owned: deps.owned }, config.RECONCILE_INTERVAL_MS)
   return {
     queue,
     worker,

@@ -96,7 +96,7 @@ export const startWorker = async (
 
   const reconciler = startReconciler({ db, queue, redis, log, owned: guard.check }, config.RECONCILE_INTERVAL_MS)
   const housekeeping = startHousekeeping({ db, log }, housekeepingOptions(config))
-  const webhooks = await startWebhooks(config, { db, redis, log })
+  const webhooks = await startWebhooks(config, { db, redis, log, owned: guard.check })
   log.info(
     {
       concurrency: config.WORKER_CONCURRENCY,
