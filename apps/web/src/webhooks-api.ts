@@ -1,3 +1,5 @@
+import type { WebhookDeliveryJson } from '@dormant/client'
+
 /** The admin webhook endpoints (DESIGN.md); plain fetch, beside the shared client. */
 export type WebhookEndpoint = {
   id: string
@@ -8,18 +10,8 @@ export type WebhookEndpoint = {
   disabledReason?: string
 }
 
-export type WebhookDelivery = {
-  id: string
-  endpointId: string
-  eventId: number
-  eventType: string
-  status: 'pending' | 'delivered' | 'failed'
-  attempts: number
-  lastStatus: number | null
-  lastAttemptAt: string | null
-  latencyMs: number | null
-  lastError: string | null
-}
+/** As the API and the admin stream send it. */
+export type WebhookDelivery = WebhookDeliveryJson
 
 export const WEBHOOK_EVENT_TYPES = ['hibernation.completed', 'user.updated', 'transaction.created'] as const
 

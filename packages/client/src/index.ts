@@ -1,4 +1,11 @@
-export type { Permission, Role, TransactionJson, UserJson, UserStatus } from '@dormant/core'
+export type {
+  Permission,
+  Role,
+  TransactionJson,
+  UserJson,
+  UserStatus,
+  WebhookDeliveryJson,
+} from '@dormant/core'
 export * from './api.js'
 export * from './errors.js'
 export { backoffDelay, EVENT_TYPES } from './event-source.js'
