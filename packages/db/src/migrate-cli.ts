@@ -1,6 +1,6 @@
-/** `npm run db:migrate`: creates the database file if needed and applies pending migrations. */
-import { closeDb, openDb } from './client.js'
+/** `npm run db:migrate`: creates the database if needed and applies pending migrations. */
+import { closeDb, isPostgresUrl, openDb } from './index.js'
 
-const path = process.env.DB_PATH || './data/dormant.db'
-closeDb(openDb(path))
-process.stderr.write(`Database ready at ${path}\n`)
+const location = process.env.DATABASE_URL || process.env.DB_PATH || './data/dormant.db'
+await closeDb(await openDb(location))
+process.stderr.write(`Database ready at ${isPostgresUrl(location) ? new URL(location).host : location}\n`)

@@ -1,9 +1,9 @@
 import type { WebhookDeliveryJson } from '@dormant/core'
 import { and, asc, desc, eq, gt, inArray, lt, lte, sql } from 'drizzle-orm'
-import type { Db } from './client.js'
+import type { SqliteDb as Db } from './client.js'
 import { write } from './client.js'
 import { latestEventId } from './events.js'
-import { newId } from './ids.js'
+import { newId } from '../ids.js'
 import { events, meta, webhookDeliveries, webhookEndpoints } from './schema.js'
 
 /** Meta key of the id of the last event turned into deliveries. */

@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm'
-import type { Db } from './client.js'
+import type { SqliteDb as Db } from './client.js'
 import { write } from './client.js'
 import { meta } from './schema.js'
 

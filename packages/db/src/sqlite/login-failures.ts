@@ -1,5 +1,5 @@
 import { and, eq, gt, lte, sql } from 'drizzle-orm'
-import type { Db } from './client.js'
+import type { SqliteDb as Db } from './client.js'
 import { write } from './client.js'
 import { loginFailures } from './schema.js'
 

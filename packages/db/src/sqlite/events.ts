@@ -1,6 +1,6 @@
 import type { DormantEvent, EventPayloads, EventType } from '@dormant/core'
 import { and, asc, count, eq, gt, lt, lte, max, sql } from 'drizzle-orm'
-import type { Db, Tx } from './client.js'
+import type { SqliteDb as Db, Tx } from './client.js'
 import { write } from './client.js'
 import { eventMarks, events, meta } from './schema.js'
 

@@ -1,6 +1,6 @@
 import type { TransactionJson } from '@dormant/core'
 import { desc, eq } from 'drizzle-orm'
-import type { Db } from './client.js'
+import type { SqliteDb as Db } from './client.js'
 import { transactions } from './schema.js'
 
 /** A user's history, newest first. */

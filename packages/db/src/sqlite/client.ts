@@ -6,21 +6,21 @@ import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
 import * as schema from './schema.js'
 
-export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database }
+export type SqliteDb = BetterSQLite3Database<typeof schema> & { $client: Database.Database }
 /** What a write transaction's callback receives; data functions accept either. */
-export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
+export type Tx = Parameters<Parameters<SqliteDb['transaction']>[0]>[0]
 
 const BUSY_TIMEOUT_MS = 10_000
 
 /** Found through the package, so it resolves the same from the sources and from a bundled app. */
-const MIGRATIONS = join(dirname(createRequire(import.meta.url).resolve('@dormant/db/package.json')), 'drizzle')
+const MIGRATIONS = join(dirname(createRequire(import.meta.url).resolve('@dormant/db/package.json')), 'drizzle', 'sqlite')
 
 /**
  * Opens (creating it and its folder if needed) and migrates the SQLite database.
  * WAL lets readers run beside the one writer; busy_timeout makes a second process wait
  * for a lock instead of failing with SQLITE_BUSY.
  */
-export const openDb = (path: string): Db => {
+export const openSqlite = (path: string): SqliteDb => {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
   const sqlite = new Database(path)
   sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
@@ -30,7 +30,7 @@ export const openDb = (path: string): Db => {
   // for different events. Costs one fsync per commit (see docs/architecture.md).
   sqlite.pragma('synchronous = FULL')
   sqlite.pragma('foreign_keys = ON')
-  const db = drizzle(sqlite, { schema }) as Db
+  const db = drizzle(sqlite, { schema }) as SqliteDb
   retryWhileRacing(() => migrate(db, { migrationsFolder: MIGRATIONS }))
   return db
 }
@@ -66,7 +66,7 @@ const PAUSE = new Int32Array(new SharedArrayBuffer(4))
  * retried after sleeps of a fraction of a millisecond, up to the same 10 s; once the lock is
  * held the normal timeout is back for the rest (docs/performance.md has the measurements).
  */
-export const write = <T>(db: Db, fn: (tx: Tx) => T): T => {
+export const write = <T>(db: SqliteDb, fn: (tx: Tx) => T): T => {
   const timeout = busyTimeout(db.$client)
   const deadline = performance.now() + BUSY_TIMEOUT_MS
   for (let attempt = 1; ; attempt++) {
@@ -107,4 +107,4 @@ const busyTimeout = (client: Database.Database) => {
   return t
 }
 
-export const closeDb = (db: Db) => db.$client.close()
+export const closeSqlite = (db: SqliteDb) => db.$client.close()

@@ -1,6 +1,6 @@
 import type { DormantEvent, EventPayloads, EventType, Permission, UserJson } from '@dormant/core'
 import type Database from 'better-sqlite3'
-import type { Db } from './client.js'
+import type { SqliteDb as Db } from './client.js'
 
 type UserRow = {
   id: string

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto'
 import { eq } from 'drizzle-orm'
-import type { Db } from './client.js'
+import type { SqliteDb as Db } from './client.js'
 import { meta } from './schema.js'
 
 const DEPLOYMENT = 'deployment'

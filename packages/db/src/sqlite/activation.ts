@@ -1,6 +1,6 @@
 import type { DormantEvent, TransactionJson } from '@dormant/core'
-import type { Db, Tx } from './client.js'
-import { newId } from './ids.js'
+import type { SqliteDb as Db, Tx } from './client.js'
+import { newId } from '../ids.js'
 import { insertEvent, readUser, statements } from './statements.js'
 
 export type ActivationContext = {
