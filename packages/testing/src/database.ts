@@ -51,3 +51,35 @@ export const dropTestDatabases = async (runId: string) => {
     await adminQuery(`drop database if exists ${datname} with (force)`)
   }
 }
+
+/**
+ * Runs one SQL statement straight against a test database, for a test to look at (or set
+ * up) rows beneath the data functions. Write it in the SQL both backends share, with `?`
+ * placeholders; cast aggregates (`cast(count(*) as integer)`), since PostgreSQL returns
+ * bigint counts as text.
+ */
+export const queryDb = async <T = Record<string, unknown>>(
+  location: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> => {
+  if (/^postgres(ql)?:\/\//.test(location)) {
+    const client = new pg.Client({ connectionString: location })
+    await client.connect()
+    try {
+      let n = 0
+      return (await client.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows as T[]
+    } finally {
+      await client.end()
+    }
+  }
+  const { default: Database } = await import('better-sqlite3')
+  const db = new Database(location)
+  try {
+    db.pragma('busy_timeout = 10000')
+    const statement = db.prepare(sql)
+    return (statement.reader ? statement.all(...params) : (statement.run(...params), [])) as T[]
+  } finally {
+    db.close()
+  }
+}
