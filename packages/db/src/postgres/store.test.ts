@@ -17,7 +17,11 @@ beforeAll(async () => {
 afterAll(() => closeDb(db))
 
 const newUser = async (email = `${randomBytes(4).toString('hex')}@x.io`) => {
-  const created = await data.createUser(db, { email, passwordHash: 'hash', permissions: ['read' as Permission] })
+  const created = await data.createUser(db, {
+    email,
+    passwordHash: 'hash',
+    permissions: ['reports.view' as Permission],
+  })
   if (!('user' in created)) throw new Error('duplicate email')
   return created.user
 }
@@ -35,7 +39,9 @@ describe('users and sessions', () => {
   test('a change bumps the version once per writer and records user.updated with an id', async () => {
     const user = await newUser()
     const changes = await Promise.all(
-      (['write', 'admin', 'read'] as Permission[]).map((p) => data.setPermissions(db, user.id, [p])),
+      (['hibernation.self', 'transactions.read', 'reports.view'] as Permission[]).map((p) =>
+        data.setPermissions(db, user.id, [p]),
+      ),
     )
     expect(changes.map((c) => c?.user.version).sort()).toEqual([2, 3, 4])
     for (const change of changes) expect(change?.events[0]?.id).toBeGreaterThan(0)
@@ -176,7 +182,7 @@ describe('webhooks', () => {
       secret: 's1',
     })
     const user = await newUser()
-    await data.setPermissions(db, user.id, ['write' as Permission])
+    await data.setPermissions(db, user.id, ['transactions.read' as Permission])
     const runs = await Promise.all([1, 2, 3].map(() => data.dispatchWebhookEvents(db)))
     const created = runs.flatMap((r) => r.created)
     expect(created).toHaveLength(2)
