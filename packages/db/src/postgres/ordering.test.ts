@@ -1,7 +1,9 @@
 import { waitFor } from '@dormant/testing'
 import type pg from 'pg'
 import { afterAll, beforeAll, expect, test } from 'vitest'
+import * as data from '../index.js'
 import { closeDb, type Db, latestEventId, openDb, readEvents } from '../index.js'
+import type { PgDb } from './client.js'
 import { connect, postgresDatabase } from './test-database.js'
 
 let url: string
@@ -73,3 +75,26 @@ test('a rolled-back append leaves a hole; the position is only ever a committed 
     await client.end()
   }
 })
+
+test('guardrails: pooled sessions end idle transactions; an appender gives up after lock_timeout', async () => {
+  const { pg: pool } = db as Db & { pg: PgDb }
+  const { rows } = await pool.$client.query('show idle_in_transaction_session_timeout')
+  expect(rows[0].idle_in_transaction_session_timeout).toBe('10s')
+
+  // Another session holds the append lock (an open transaction that appended): a write that
+  // appends fails with lock_timeout (55P03) after 5 s instead of queueing forever.
+  const holder = await connect(url)
+  try {
+    await holder.query('begin')
+    await insertEvent(holder)
+    const started = Date.now()
+    const failed = await data.createUser(db, { email: 'late@x.io', passwordHash: 'h', permissions: [] }).catch((e) => e)
+    expect(failed?.cause?.code ?? failed?.code).toBe('55P03')
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4900)
+    await holder.query('rollback')
+    // Rolled back with the append: the user was never created.
+    expect(await data.findLoginByEmail(db, 'late@x.io')).toBeNull()
+  } finally {
+    await holder.end()
+  }
+}, 20_000)
