@@ -3,7 +3,7 @@ import type pg from 'pg'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import * as data from '../index.js'
 import { closeDb, type Db, latestEventId, openDb, readEvents } from '../index.js'
-import type { PgDb } from './client.js'
+import { EVENTS_APPEND_LOCK, type PgDb } from './client.js'
 import { connect, postgresDatabase } from './test-database.js'
 
 let url: string
@@ -46,6 +46,11 @@ test('an insert waits for the open appender, then takes the next id: ids follow 
     await b.query('begin')
     const pendingB = insertEvent(b)
     await blocked(observer, pidB)
+    const waitingOn = await observer.query(
+      "select (classid::bigint << 32) | objid::bigint as key from pg_locks where pid = $1 and locktype = 'advisory' and not granted",
+      [pidB],
+    )
+    expect(waitingOn.rows.map((r) => BigInt(r.key))).toEqual([EVENTS_APPEND_LOCK])
     // A's id is taken but not committed: it is nobody's position yet.
     expect(await latestEventId(db)).toBe(before)
     expect(await readEvents(db, before)).toEqual([])
