@@ -7,7 +7,11 @@ import { connect, postgresDatabase } from './test-database.js'
 
 const PACKAGE = dirname(dirname(dirname(fileURLToPath(import.meta.url))))
 
-/** A process that loads the package, says `ready`, and on `go` opens (migrating) the database. */
+/**
+ * A process that loads the PostgreSQL client (what openDb runs for a postgres:// URL; the
+ * smallest import, as loading under tsx is slow on a busy machine), says `ready`, and on
+ * `go` opens (migrating) the database.
+ */
 const opener = (url: string) => {
   const child = spawn(
     process.execPath,
@@ -16,10 +20,10 @@ const opener = (url: string) => {
       'tsx',
       '--input-type=module',
       '-e',
-      `import { closeDb, openDb } from '@dormant/db'
+      `import { closePostgres, openPostgres } from './src/postgres/client.ts'
        console.log('ready')
        process.stdin.once('data', async () => {
-         await closeDb(await openDb(${JSON.stringify(url)}))
+         await closePostgres(await openPostgres(${JSON.stringify(url)}))
          console.log('opened')
        })`,
     ],
@@ -34,7 +38,7 @@ const opener = (url: string) => {
     err += c.toString()
   })
   return {
-    ready: () => waitFor(() => out.includes('ready'), { timeoutMs: 60_000, what: 'a process to load' }),
+    ready: () => waitFor(() => out.includes('ready'), { timeoutMs: 150_000, what: 'a process to load' }),
     go: () => child.stdin.end('go\n'),
     done: new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
       child.once('exit', (code) => resolve({ code, out, err })),
@@ -60,4 +64,4 @@ test('six processes opening one empty database together apply each migration onc
   } finally {
     await client.end()
   }
-}, 120_000)
+}, 240_000)
