@@ -1,4 +1,5 @@
 import type { Store } from './store.js'
+import { openPostgresStore } from './postgres/store.js'
 import { openSqliteStore } from './sqlite/store.js'
 
 export { newId } from './ids.js'
@@ -10,7 +11,12 @@ export type { Change, NewUser } from './sqlite/users.js'
 export { activeSecrets, deliveryJson } from './sqlite/webhooks.js'
 export { normalizeEmail } from './sqlite/users.js'
 export { PRUNE_BATCH } from './sqlite/events.js'
-export { ACTIVATION_EFFECTS, type ActivationContext } from './sqlite/activation.js'
+export {
+  ACTIVATION_EFFECTS,
+  type ActivationEffect,
+  type PostgresActivationContext,
+  type SqliteActivationContext,
+} from './activation.js'
 
 /** An open database: either backend, behind the same functions. */
 export type Db = Store
@@ -23,7 +29,7 @@ export const isPostgresUrl = (location: string) => /^postgres(ql)?:\/\//.test(lo
  * SQLite file (created with its folder if needed; `:memory:` for a private one).
  */
 export const openDb = async (location: string): Promise<Db> => {
-  if (isPostgresUrl(location)) throw new Error('PostgreSQL backend not built yet')
+  if (isPostgresUrl(location)) return openPostgresStore(location)
   return openSqliteStore(location)
 }
 
