@@ -1,8 +1,8 @@
 import { type HibernationQueue, hibernationJobId } from '@dormant/core'
 import { queryDb } from '@dormant/testing'
 
-/** Rows per insert statement: 500 × 5 parameters stays far under both backends' limits. */
-const CHUNK = 500
+/** Rows per insert statement: 5,000 × 5 parameters stays under both backends' limits (SQLite 32,766, PostgreSQL 65,535). */
+const CHUNK = 5000
 
 /** One insert of many rows, `(?, ?, …), (?, ?, …)`: the SQL both backends share. */
 const insertRows = (location: string, head: string, row: string, values: unknown[][]) =>
