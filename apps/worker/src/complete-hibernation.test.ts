@@ -152,9 +152,10 @@ describe('hibernation job', () => {
 })
 
 describe('completeHibernation against cancelHibernation', () => {
-  test('two processes, one completing and one cancelling the same 300, overlapping: exactly one outcome each', async ({
-    env,
-  }) => {
+  // Two processes to start and 300 pairs to play out one slot at a time: slow on a loaded machine.
+  test('two processes, one completing and one cancelling the same 300, overlapping: exactly one outcome each', {
+    timeout: 120_000,
+  }, async ({ env }) => {
     const hs = await seedHibernations(env.db, 300, () => Date.now() + 20)
     await waitFor(() => Date.now() > Math.max(...hs.map((h) => h.endsAt)), { what: 'all due' })
     const items = hs.map((h) => ({ id: h.id, userId: h.userId }))

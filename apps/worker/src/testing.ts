@@ -15,18 +15,22 @@ import { databaseLocation, loadWorkerConfig, type WorkerConfig } from './env.js'
 export const silentLog = () => createLogger('worker-test', process.env.TEST_LOG_LEVEL ?? 'silent')
 
 /** Creates `count` users and starts a hibernation for each, ending at `endsAt(i)`. */
-export const seedHibernations = async (db: Db, count: number, endsAt: (i: number) => number) => {
-  const seeded: { userId: string; id: string; endsAt: number }[] = []
-  for (let i = 0; i < count; i++) {
-    const user = await createUser(db, { email: `${uniquePrefix('u')}@example.com`, passwordHash: 'x', permissions: [] })
-    if ('error' in user) throw new Error(user.error)
-    const now = Date.now()
-    const started = await startHibernation(db, user.user.id, endsAt(i) - now, now)
-    if ('error' in started) throw new Error(started.error)
-    seeded.push({ userId: user.user.id, id: started.hibernation.id, endsAt: started.hibernation.endsAt })
-  }
-  return seeded
-}
+export const seedHibernations = (db: Db, count: number, endsAt: (i: number) => number) =>
+  // All at once: on PostgreSQL they share the pool's connections instead of queueing one by one.
+  Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const user = await createUser(db, {
+        email: `${uniquePrefix('u')}@example.com`,
+        passwordHash: 'x',
+        permissions: [],
+      })
+      if ('error' in user) throw new Error(user.error)
+      const now = Date.now()
+      const started = await startHibernation(db, user.user.id, endsAt(i) - now, now)
+      if ('error' in started) throw new Error(started.error)
+      return { userId: user.user.id, id: started.hibernation.id, endsAt: started.hibernation.endsAt }
+    }),
+  )
 
 /** Records every message on this prefix's event channel, with its arrival time. */
 export const recordBus = async (redisUrl: string, prefix: string) => {
