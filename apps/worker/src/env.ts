@@ -53,8 +53,8 @@ export const loadWorkerConfig = (env: Record<string, string | undefined> = proce
 export const databaseLocation = (config: Pick<WorkerConfig, 'DATABASE_URL' | 'DB_PATH'>) =>
   config.DATABASE_URL ?? config.DB_PATH
 
-/** The database as it may appear in logs: a URL without its password. */
-export const describeDatabase = (location: string) => {
+/** A database location or Redis URL as it may appear in logs: without its password. */
+export const withoutPassword = (location: string) => {
   if (!URL.canParse(location) || !new URL(location).password) return location
   const url = new URL(location)
   url.password = '***'
