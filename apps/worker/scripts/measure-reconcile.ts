@@ -1,18 +1,18 @@
 /**
  * Measures one reconciler pass at scale and Redis bytes per scheduled hibernation, against a
- * private redis-server and a temporary database (PostgreSQL with DORMANT_TEST_DB=postgres, else a SQLite
- * file). Run: npx tsx apps/worker/scripts/measure-reconcile.ts [count]
+ * private redis-server and a temporary SQLite file, or the empty PostgreSQL database at
+ * DATABASE_URL (it is filled, not cleaned). Run: npx tsx apps/worker/scripts/measure-reconcile.ts [count]
  */
 import { connectRedis, createHibernationQueue, createLogger } from '@dormant/core'
 import { closeDb, deploymentId, openDb } from '@dormant/db'
-import { queryDb, startRedisServer, tempDatabase } from '@dormant/testing'
+import { queryDb, startRedisServer, tempDbPath } from '@dormant/testing'
 import { reconcile } from '../src/reconcile.js'
 import { addJobsBulk, seedScheduledBulk } from '../src/seed.js'
 
 const count = Number(process.argv[2] ?? 100_000)
 const server = await startRedisServer()
 const redis = connectRedis(server.url)
-const location = await tempDatabase()
+const location = process.env.DATABASE_URL || tempDbPath()
 const db = await openDb(location)
 const queue = createHibernationQueue(redis, 'measure', await deploymentId(db))
 const deps = { db, queue, redis, log: createLogger('measure', 'silent') }
