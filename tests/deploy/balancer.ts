@@ -32,8 +32,11 @@ export const startBalancer = async (apiPorts: number[]): Promise<Balancer> => {
   writeFileSync(config, balancerConfig(port, apiPorts))
   const child: ChildProcess = spawn('haproxy', ['-db', '-f', config], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
-  child.stdout?.on('data', (chunk: Buffer) => void (out += chunk.toString()))
-  child.stderr?.on('data', (chunk: Buffer) => void (out += chunk.toString()))
+  const onData = (chunk: Buffer) => {
+    out += chunk.toString()
+  }
+  child.stdout?.on('data', onData)
+  child.stderr?.on('data', onData)
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const url = `http://127.0.0.1:${port}`
   await waitFor(
