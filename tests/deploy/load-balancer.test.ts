@@ -54,8 +54,14 @@ type Api = AppProcess & ApiClient & { port: number; name: string }
  * One host's process: the production bundle run from a fresh, empty working directory, so
  * nothing (a relative DB_PATH, a data folder) can be shared through the file system.
  */
-const startProcess = (entry: 'api' | 'worker', env: Record<string, string>) =>
-  spawnApp(entry, env, { bundle: true, cwd: tempDir(`dormant-host-${entry}`) })
+const startProcess = (entry: 'api' | 'worker', env: Record<string, string>) => {
+  const proc = spawnApp(entry, env, { bundle: true, cwd: tempDir(`dormant-host-${entry}`) })
+  procs.push(proc)
+  return proc
+}
+
+/** Every process started, stopped after the run whether or not it got ready. */
+const procs: AppProcess[] = []
 
 const startApi = async (name: string, env: Record<string, string>): Promise<Api> => {
   const port = await freePort()
@@ -80,7 +86,6 @@ const userStreams = async (api: Api) => {
 // Several hosts share one database only on PostgreSQL: a SQLite file lives on one host, so
 // on a SQLite run this is skipped (tests/faults/scale-out.test.ts covers one host's processes).
 describe.runIf(testBackend() === 'postgres')('two hosts behind HAProxy, one PostgreSQL database', () => {
-  const procs: AppProcess[] = []
   let apis: Api[]
   let balancer: Balancer
   let browser: Browser
@@ -101,11 +106,11 @@ describe.runIf(testBackend() === 'postgres')('two hosts behind HAProxy, one Post
     }
     // The first one migrates the empty database; the rest start on it at once.
     const first = await startApi('api-1', env)
-    procs.push(first)
-    const rest = await Promise.all([startApi('api-2', env), startWorker(env), startWorker(env)])
-    procs.push(...rest)
-    apis = [first, rest[0]]
-    ;[balancer, browser] = await Promise.all([startBalancer(apis.map((a) => a.port)), launchBrowser()])
+    const [second] = await Promise.all([startApi('api-2', env), startWorker(env), startWorker(env)])
+    apis = [first, second]
+    // One after the other: when one fails to start, the other is assigned, so afterAll stops it.
+    balancer = await startBalancer(apis.map((a) => a.port))
+    browser = await launchBrowser()
     await browser.context.addInitScript(RECORD_ROWS)
     const created = await first.newUser({ permissions: ['hibernation.self', 'transactions.read'] })
     user = { id: created.id, email: created.email }
@@ -174,11 +179,13 @@ describe.runIf(testBackend() === 'postgres')('two hosts behind HAProxy, one Post
     // A change already under way when the holder dies completes while the page reconnects.
     await hibernate(other)
     holder.child.kill('SIGKILL')
+    const killedAt = Date.now()
     await holder.exited
     await waitFor(async () => (await userStreams(other)) === 1, {
       what: `the stream on ${other.name}`,
       timeoutMs: 20_000,
     })
+    console.log(`[measured] the page streamed from ${other.name} ${Date.now() - killedAt} ms after the kill`)
     await waitForText(page.getByTestId('connection'), 'live')
     await showsHistory(page, other, 3)
 
