@@ -50,6 +50,9 @@ const screens = (page: Page): Promise<string[][]> =>
 
 type Api = AppProcess & ApiClient & { port: number; name: string }
 
+/** Every process started, stopped after the run whether or not it got ready. */
+const procs: AppProcess[] = []
+
 /**
  * One host's process: the production bundle run from a fresh, empty working directory, so
  * nothing (a relative DB_PATH, a data folder) can be shared through the file system.
@@ -59,9 +62,6 @@ const startProcess = (entry: 'api' | 'worker', env: Record<string, string>) => {
   procs.push(proc)
   return proc
 }
-
-/** Every process started, stopped after the run whether or not it got ready. */
-const procs: AppProcess[] = []
 
 const startApi = async (name: string, env: Record<string, string>): Promise<Api> => {
   const port = await freePort()
