@@ -7,6 +7,7 @@ import {
   tempDatabase,
   tempDir,
   uniquePrefix,
+  waitFor,
 } from '@dormant/testing'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import { buildApps } from '../../scripts/build-apps.mjs'
@@ -80,5 +81,57 @@ describe('the shipped HAProxy config in front of an API', () => {
   test('metrics are not served through it, though the API serves them to its own host', async () => {
     expect((await direct.call('/metrics')).status).toBe(200)
     expect((await through.call('/metrics')).status).toBe(404)
+  })
+})
+
+/** deploy/haproxy.cfg in front of two APIs on one database, one of them restarted. */
+describe('the shipped HAProxy config during a rolling restart', () => {
+  const apis: ReturnType<typeof spawnApp>[] = []
+  let balancer: Balancer
+
+  beforeAll(async () => {
+    await buildApps()
+    const env = {
+      ...databaseEnv(await tempDatabase()),
+      REDIS_URL: inject('redisUrl'),
+      REDIS_PREFIX: uniquePrefix('lbroll'),
+    }
+    const ports = [await freePort(), await freePort()]
+    for (const port of ports) {
+      const api = spawnApp('api', { ...env, HOST: '127.0.0.1', PORT: String(port) }, { bundle: true })
+      apis.push(api)
+      await api.waitForOutput('api listening', 30_000)
+    }
+    balancer = await startBalancer(ports)
+  }, 90_000)
+
+  afterAll(async () => {
+    await balancer?.stop()
+    await Promise.all(apis.map((api) => api.signal('SIGTERM')))
+  })
+
+  test('an API stopped with SIGTERM costs no request an error: the other answers, before and after the health check notices', async () => {
+    const statuses = new Map<number, number>()
+    let running = true
+    /** One client sending requests back to back, on fresh connections and reused ones alike. */
+    const client = async () => {
+      while (running) {
+        const status = await fetch(`${balancer.url}/healthz`).then(
+          (res) => res.status,
+          () => 0,
+        )
+        statuses.set(status, (statuses.get(status) ?? 0) + 1)
+      }
+    }
+    const clients = Array.from({ length: 4 }, client)
+    await waitFor(() => (statuses.get(200) ?? 0) >= 20, { what: 'answers before the restart' })
+    expect(await apis[0]!.signal('SIGTERM')).toBe(0)
+    // Two failed checks 2 s apart take it out; go on past that.
+    const stoppedAt = Date.now()
+    await waitFor(() => Date.now() - stoppedAt > 5_000, { timeoutMs: 10_000, intervalMs: 100, what: '5 s' })
+    running = false
+    await Promise.all(clients)
+    console.log(`[measured] answers through a rolling restart: ${JSON.stringify(Object.fromEntries(statuses))}`)
+    expect([...statuses.keys()]).toEqual([200])
   })
 })
