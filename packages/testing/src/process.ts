@@ -22,16 +22,19 @@ export type AppProcess = {
  * does not acknowledge a relayed SIGTERM within 30 ms.
  *
  * With `bundle`, runs the production bundle (`apps/<entry>/dist/index.js`, made by
- * `scripts/build-apps.mjs`) instead of the sources.
+ * `scripts/build-apps.mjs`) instead of the sources; `cwd` (bundle only: tsx is found from the
+ * working directory) runs it from another folder, as a host that shares no files would.
  */
 export const spawnApp = (
   entry: 'api' | 'worker',
   env: Record<string, string>,
-  options: { bundle?: boolean } = {},
+  options: { bundle?: boolean; cwd?: string } = {},
 ): AppProcess => {
-  const args = options.bundle ? [`apps/${entry}/dist/index.js`] : ['--import', 'tsx', `apps/${entry}/src/index.ts`]
+  const args = options.bundle
+    ? [`${REPO_ROOT}apps/${entry}/dist/index.js`]
+    : ['--import', 'tsx', `apps/${entry}/src/index.ts`]
   const child = spawn(process.execPath, args, {
-    cwd: REPO_ROOT,
+    cwd: options.cwd ?? REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

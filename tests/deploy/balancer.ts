@@ -1,0 +1,58 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { freePort, REPO_ROOT, tempDir, waitFor } from '@dormant/testing'
+
+/**
+ * `deploy/haproxy.cfg` with only its addresses changed: it listens on `port` on loopback
+ * and balances over the given API ports. Every other setting is the deployment's own.
+ */
+export const balancerConfig = (port: number, apiPorts: number[]) => {
+  const shipped = readFileSync(join(REPO_ROOT, 'deploy/haproxy.cfg'), 'utf8')
+  const servers = apiPorts.map((p, i) => `  server api-${i + 1} 127.0.0.1:${p}`).join('\n')
+  const lines = shipped.split('\n')
+  const binds = lines.filter((l) => /^\s*bind\s/.test(l)).length
+  const firstServer = lines.findIndex((l) => /^\s*server\s/.test(l))
+  if (binds !== 1 || firstServer === -1) throw new Error('deploy/haproxy.cfg: expected one bind line and server lines')
+  const swap = (line: string, i: number) => {
+    if (/^\s*bind\s/.test(line)) return [`  bind 127.0.0.1:${port}`]
+    if (/^\s*server\s/.test(line)) return i === firstServer ? [servers] : []
+    return [line]
+  }
+  return lines.flatMap(swap).join('\n')
+}
+
+export type Balancer = { url: string; output(): string; stop(): Promise<void> }
+
+/** Debian's HAProxy in the foreground with the shipped config, on a free loopback port. */
+export const startBalancer = async (apiPorts: number[]): Promise<Balancer> => {
+  const port = await freePort()
+  const dir = tempDir('dormant-haproxy')
+  const config = join(dir, 'haproxy.cfg')
+  writeFileSync(config, balancerConfig(port, apiPorts))
+  const child: ChildProcess = spawn('haproxy', ['-db', '-f', config], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  const onData = (chunk: Buffer) => {
+    out += chunk.toString()
+  }
+  child.stdout?.on('data', onData)
+  child.stderr?.on('data', onData)
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const url = `http://127.0.0.1:${port}`
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`haproxy exited:\n${out}`)
+      return (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200
+    },
+    { what: `haproxy on ${port} to answer /healthz`, timeoutMs: 15_000 },
+  )
+  return {
+    url,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM')
+      await exited
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
