@@ -1,26 +1,64 @@
 import { Agent, request } from 'node:http'
-import { type Db, newId } from '@dormant/db'
+import { type Db, newId, startHibernation } from '@dormant/db'
+import type { Raw } from './database.js'
+
+export const USER_COLUMNS = [
+  'id',
+  'email',
+  'name',
+  'password_hash',
+  'role',
+  'status',
+  'goal',
+  'permissions',
+  'version',
+  'created_at',
+  'updated_at',
+]
+
+/** One users row in USER_COLUMNS order (columns follow packages/db's schema). */
+export const userRow = (id: string, email: string, name: string, permissions: readonly string[], now: number) => [
+  id,
+  email,
+  name,
+  'x',
+  'user',
+  'active',
+  0,
+  JSON.stringify(permissions),
+  1,
+  now,
+  now,
+]
 
 /**
- * Inserts plain users in one statement loop and one transaction: for the scheduling and
- * activation scenarios, which need many users but no sessions or history. Columns follow
- * packages/db/src/schema.ts.
+ * Inserts plain users in bulk, one transaction: for the scenarios that need many users but
+ * no sessions or history (one at a time through the data functions takes minutes on PostgreSQL).
  */
-export const insertBareUsers = (db: Db, count: number) => {
-  const insert = db.$client.prepare(
-    `insert into users (id, email, name, password_hash, role, status, goal, permissions, version, created_at, updated_at)
-     values (?, ?, ?, 'x', 'user', 'active', 0, '["hibernation.self"]', 1, ?, ?)`,
-  )
-  const ids: string[] = []
+export const insertBareUsers = async (raw: Raw, count: number) => {
   const now = Date.now()
-  db.$client.transaction(() => {
-    for (let i = 0; i < count; i++) {
-      const id = newId('usr')
-      insert.run(id, `${id}@example.com`, `bulk ${i}`, now, now)
-      ids.push(id)
-    }
-  })()
+  const ids = Array.from({ length: count }, () => newId('usr'))
+  await raw.insert(
+    'users',
+    USER_COLUMNS,
+    ids.map((id, i) => userRow(id, `${id}@example.com`, `bulk ${i}`, ['hibernation.self'], now)),
+  )
   return ids
+}
+
+/**
+ * Starts a hibernation for each user through the product's data function (started at
+ * `startedAt`: in the past for due ones), several at once: one transaction each, as API
+ * processes commit them side by side.
+ */
+export const startHibernations = async (db: Db, userIds: string[], durationMs: number, startedAt: number) => {
+  const due: { id: string; endsAt: number }[] = new Array(userIds.length)
+  await pool(userIds.length, 16, async (i) => {
+    const started = await startHibernation(db, userIds[i] ?? '', durationMs, startedAt)
+    if ('error' in started) throw new Error(`start hibernation: ${started.error}`)
+    due[i] = started.hibernation
+  })
+  return due
 }
 
 export const keepAliveAgent = (maxSockets: number) => new Agent({ keepAlive: true, maxSockets })

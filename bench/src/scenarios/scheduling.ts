@@ -1,8 +1,9 @@
 import { connectRedis, createHibernationQueue, createLogger, scheduleHibernationJobs } from '@dormant/core'
 import { closeDb, deploymentId, openDb, startHibernation } from '@dormant/db'
-import { tempDbPath, uniquePrefix, waitFor } from '@dormant/testing'
+import { uniquePrefix, waitFor } from '@dormant/testing'
 import { reconcile } from '../../../apps/worker/src/reconcile.js'
 import type { Ctx } from '../context.js'
+import { benchDatabase, databaseEnv, openRaw } from '../database.js'
 import { ADMIN_ENV, adminCookie, callJson, insertBareUsers, keepAliveAgent, pool } from '../fixtures.js'
 import { cpuSeconds } from '../proc.js'
 import { step } from '../progress.js'
@@ -21,13 +22,14 @@ export const runScheduling = async (
 ): Promise<ScenarioResult> => {
   const n = size.count
   const s = step(`5 scheduling: ${n} hibernations through the API`)
-  const dbPath = tempDbPath()
+  const location = await benchDatabase(ctx.backend)
   const prefix = uniquePrefix('bench')
-  const db = openDb(dbPath)
-  const ids = insertBareUsers(db, n)
+  const db = await openDb(location)
+  const raw = await openRaw(location)
+  const ids = await insertBareUsers(raw, n).finally(() => raw.close())
   const redis = connectRedis(ctx.redisUrl)
-  const queue = createHibernationQueue(redis, prefix, deploymentId(db))
-  const api = await startApi({ DB_PATH: dbPath, REDIS_URL: ctx.redisUrl, REDIS_PREFIX: prefix, ...ADMIN_ENV })
+  const queue = createHibernationQueue(redis, prefix, await deploymentId(db))
+  const api = await startApi({ ...databaseEnv(location), REDIS_URL: ctx.redisUrl, REDIS_PREFIX: prefix, ...ADMIN_ENV })
   const agent = keepAliveAgent(size.concurrency)
   try {
     const cookie = await adminCookie(agent, api.port)
@@ -51,13 +53,16 @@ export const runScheduling = async (
     const seconds = (performance.now() - t0) / 1000
     const apiCpu = cpuSeconds(api.pid) - cpu0
     // Past the time cap, the rest is committed and queued the way the API does it, in bulk.
-    const batch: { id: string; endsAt: number }[] = []
-    for (let i = viaApi; i < n; i++) {
-      const started = startHibernation(db, ids[i] ?? '', HOUR + (i % 1000) * 1000)
-      if ('error' in started) throw new Error(`start hibernation: ${started.error}`)
-      batch.push(started.hibernation)
-      if (batch.length === 1000 || i === n - 1) await scheduleHibernationJobs(queue, batch.splice(0))
-      if (i % 5000 === 0) s.update(`${i}/${n} scheduled (direct)`)
+    for (let from = viaApi; from < n; from += 1000) {
+      const batch: { id: string; endsAt: number }[] = []
+      await pool(Math.min(1000, n - from), 16, async (k) => {
+        const i = from + k
+        const started = await startHibernation(db, ids[i] ?? '', HOUR + (i % 1000) * 1000)
+        if ('error' in started) throw new Error(`start hibernation: ${started.error}`)
+        batch.push(started.hibernation)
+      })
+      await scheduleHibernationJobs(queue, batch)
+      s.update(`${from + batch.length}/${n} scheduled (direct)`)
     }
     const delayedKey = queue.toKey('delayed')
     await waitFor(async () => (await redis.zcard(delayedKey)) >= n - failed, {
@@ -114,7 +119,7 @@ export const runScheduling = async (
       notes: [
         `Requests/s is over the requests sent within ${size.apiSeconds} s; any remaining hibernations are committed and queued directly (startHibernation + scheduleHibernationJobs, what the API does) so Redis memory and the reconciler are measured at full count.`,
         'Redis bytes per job: INFO used_memory after minus before, divided by the count; it includes BullMQ’s events stream, capped at 10,000 entries, so small counts overstate it.',
-        'The reconciler pass is apps/worker/src/reconcile.ts called from the bench process against the same DB file and Redis.',
+        'The reconciler pass is apps/worker/src/reconcile.ts called from the bench process against the same database and Redis.',
       ],
     }
   } finally {
@@ -122,7 +127,7 @@ export const runScheduling = async (
     await api.stop()
     await queue.close()
     await redis.quit()
-    closeDb(db)
+    await closeDb(db)
   }
 }
 

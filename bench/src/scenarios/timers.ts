@@ -1,9 +1,10 @@
 import { connectRedis, createEventPublisher, createHibernationQueue, scheduleHibernationJobs } from '@dormant/core'
 import { closeDb, deploymentId, openDb, startHibernation } from '@dormant/db'
-import { tempDbPath, uniquePrefix } from '@dormant/testing'
+import { uniquePrefix } from '@dormant/testing'
 import { openClients, SseClient } from '../clients/sse-client.js'
 import { quantile, sleep, sortedNumbers } from '../clock.js'
 import type { Ctx } from '../context.js'
+import { benchDatabase, databaseEnv } from '../database.js'
 import { ADMIN_ENV, adminCookie, callJson, keepAliveAgent, pool } from '../fixtures.js'
 import { type Step, step } from '../progress.js'
 import { fmt, type ScenarioResult, target } from '../result.js'
@@ -36,10 +37,10 @@ export const runTimers = async (ctx: Ctx, size: Size): Promise<ScenarioResult> =
   const total = size.sparse + size.burst
   const s = step(`3 timers: ${size.sparse} sparse over ${size.sparseSpreadMs / 1000} s, burst of ${size.burst}`)
   s.update('seeding users and sessions')
-  const dbPath = tempDbPath()
+  const location = await benchDatabase(ctx.backend)
   const prefix = uniquePrefix('bench')
-  const users = seedUsers(dbPath, total, (k) => s.update(`seeded ${k} users`))
-  const env = { DB_PATH: dbPath, REDIS_URL: ctx.redisUrl, REDIS_PREFIX: prefix }
+  const users = await seedUsers(location, total, (k) => s.update(`seeded ${k} users`))
+  const env = { ...databaseEnv(location), REDIS_URL: ctx.redisUrl, REDIS_PREFIX: prefix }
   const [api, worker] = await Promise.all([
     startApi({ ...env, ...ADMIN_ENV }),
     (async () => {
@@ -52,7 +53,7 @@ export const runTimers = async (ctx: Ctx, size: Size): Promise<ScenarioResult> =
   const receivedAt = new Float64Array(total)
   const agent = keepAliveAgent(8)
   let clients: SseClient[] = []
-  const db = openDb(dbPath)
+  const db = await openDb(location)
   const redis = connectRedis(ctx.redisUrl)
   try {
     clients = await openClients(
@@ -84,19 +85,23 @@ export const runTimers = async (ctx: Ctx, size: Size): Promise<ScenarioResult> =
     const sparse = lateness(endsAt, receivedAt, 0, size.sparse)
 
     s.update('burst: committing and queueing')
-    const queue = createHibernationQueue(redis, prefix, deploymentId(db))
-    const publisher = createEventPublisher(redis, prefix, deploymentId(db))
+    const queue = createHibernationQueue(redis, prefix, await deploymentId(db))
+    const publisher = createEventPublisher(redis, prefix, await deploymentId(db))
     const dueAt = Date.now() + 2000 + size.burst * 0.6
-    const batch: { id: string; endsAt: number }[] = []
-    for (let i = size.sparse; i < total; i++) {
-      const now = Date.now()
-      const ends = dueAt + ((i - size.sparse) % 1000)
-      const started = startHibernation(db, users[i]?.id ?? '', ends - now, now)
-      if ('error' in started) throw new Error(`start hibernation: ${started.error}`)
-      endsAt[i] = ends
-      void publisher.events(started.events)
-      batch.push(started.hibernation)
-      if (batch.length === 1000 || i === total - 1) await scheduleHibernationJobs(queue, batch.splice(0))
+    // Batches of 1,000 committed 16 at a time (as API processes would), then queued together.
+    for (let from = size.sparse; from < total; from += 1000) {
+      const batch: { id: string; endsAt: number }[] = []
+      await pool(Math.min(1000, total - from), 16, async (k) => {
+        const i = from + k
+        const now = Date.now()
+        const ends = dueAt + ((i - size.sparse) % 1000)
+        const started = await startHibernation(db, users[i]?.id ?? '', ends - now, now)
+        if ('error' in started) throw new Error(`start hibernation: ${started.error}`)
+        endsAt[i] = ends
+        void publisher.events(started.events)
+        batch.push(started.hibernation)
+      })
+      await scheduleHibernationJobs(queue, batch)
     }
     const queuedEarly = Date.now() < dueAt
     await waitAll(s, 'burst', receivedAt, size.sparse, total, performance.now() + (dueAt - Date.now()) + 60_000)
@@ -147,6 +152,6 @@ export const runTimers = async (ctx: Ctx, size: Size): Promise<ScenarioResult> =
     agent.destroy()
     await Promise.all([api.stop(), worker.signal('SIGTERM')])
     await redis.quit()
-    closeDb(db)
+    await closeDb(db)
   }
 }
