@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { tempDbPath } from '@dormant/testing'
 import Database from 'better-sqlite3'
 import pg from 'pg'
-import { tempDbPath } from '@dormant/testing'
 
 export type Backend = 'sqlite' | 'postgres'
 
@@ -104,7 +104,9 @@ const openSqliteRaw = (path: string): Raw => {
       return (statement.reader ? statement.all(...params) : (statement.run(...params), [])) as T[]
     },
     insert: async (table, columns, rows) => {
-      const statement = db.prepare(`insert into ${table} (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')})`)
+      const statement = db.prepare(
+        `insert into ${table} (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')})`,
+      )
       db.transaction(() => {
         for (const row of rows) statement.run(...row)
       })()

@@ -62,7 +62,10 @@ export const runIdle = async (ctx: Ctx, size: { users: number; seconds: number }
   const users = await seedUsers(location, n)
   s.update('starting servers')
   const suts = await Promise.all([
-    startApi({ ...databaseEnv(location), REDIS_URL: ctx.redisUrl, REDIS_PREFIX: uniquePrefix('bench') }, { countQueries: true }),
+    startApi(
+      { ...databaseEnv(location), REDIS_URL: ctx.redisUrl, REDIS_PREFIX: uniquePrefix('bench') },
+      { countQueries: true },
+    ),
     startBenchServer('floor', { HEARTBEAT_MS: '15000' }),
     startBenchServer('polling', { DB_PATH: tempDbPath(), USERS: String(n) }),
     startBenchServer('polling-express', { DB_PATH: tempDbPath(), USERS: String(n) }),

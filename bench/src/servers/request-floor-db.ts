@@ -21,13 +21,13 @@ export type Row = {
   hEndsAt: number | string | null
 }
 
-/** What a write returns: the user as read back inside its transaction, or null when refused. */
+/** A write returns the user's JSON as read back inside its transaction, or null when refused. */
 export type FloorDb = {
   session(tokenHash: string, now: number): Promise<Row | undefined>
   page(limit: number): Promise<Row[]>
-  setPermissions(id: string, permissions: string): Promise<Row | null>
-  hibernate(id: string, hibernationId: string, durationMs: number): Promise<Row | null>
-  cancel(id: string): Promise<Row | null>
+  setPermissions(id: string, permissions: string): Promise<UserJson | null>
+  hibernate(id: string, hibernationId: string, durationMs: number): Promise<UserJson | null>
+  cancel(id: string): Promise<UserJson | null>
 }
 
 // Quoted aliases: PostgreSQL folds unquoted ones to lower case.
@@ -49,8 +49,9 @@ const SQL = {
   insertEvent: 'insert into events (user_id, type, data, created_at) values (?, ?, ?, ?)',
 }
 
-/** The user JSON of the outbox row; the API puts the same in its event. */
-export type Touch = (row: Row) => unknown
+/** The user JSON of the answer and of the outbox row; the API puts the same in its event. */
+export type UserJson = Record<string, unknown>
+export type Touch = (row: Row) => UserJson
 
 /** better-sqlite3, synchronous=FULL: every commit durable, as the API's SQLite backend. */
 export const sqliteFloor = (path: string, json: Touch): FloorDb => {
@@ -68,11 +69,11 @@ export const sqliteFloor = (path: string, json: Touch): FloorDb => {
   const cancel = db.prepare<[number, string], { id: string }>(SQL.cancel)
   const insertEvent = db.prepare(SQL.insertEvent)
   const touch = (id: string, now: number) => {
-    const row = user.get(id) as Row
-    insertEvent.run(id, 'user.updated', JSON.stringify({ user: json(row) }), now)
-    return row
+    const u = json(user.get(id) as Row)
+    insertEvent.run(id, 'user.updated', JSON.stringify({ user: u }), now)
+    return u
   }
-  const write = (f: () => Row | null) => Promise.resolve(db.transaction(f).immediate())
+  const write = (f: () => UserJson | null) => Promise.resolve(db.transaction(f).immediate())
   return {
     session: async (tokenHash, now) => session.get(tokenHash, now),
     page: async (limit) => page.all(limit),
@@ -117,7 +118,7 @@ export const postgresFloor = (url: string, json: Touch): FloorDb => {
   const pool = new pg.Pool({ connectionString: url, max: Number(process.env.FLOOR_POOL ?? 10) })
   const q = Object.fromEntries(Object.entries(SQL).map(([k, v]) => [k, numbered(v)])) as typeof SQL
   const lockStatus = `${q.status} for update`
-  const write = async (f: (c: pg.PoolClient) => Promise<Row | null>) => {
+  const write = async (f: (c: pg.PoolClient) => Promise<UserJson | null>) => {
     const client = await pool.connect()
     try {
       await client.query('begin')
@@ -131,12 +132,11 @@ export const postgresFloor = (url: string, json: Touch): FloorDb => {
       client.release()
     }
   }
-  const status = async (c: pg.PoolClient, id: string) =>
-    (await c.query<{ status: string }>(lockStatus, [id])).rows[0]
+  const status = async (c: pg.PoolClient, id: string) => (await c.query<{ status: string }>(lockStatus, [id])).rows[0]
   const touch = async (c: pg.PoolClient, id: string, now: number) => {
-    const row = (await c.query<Row>(q.user, [id])).rows[0] as Row
-    await c.query(q.insertEvent, [id, 'user.updated', JSON.stringify({ user: json(row) }), now])
-    return row
+    const u = json((await c.query<Row>(q.user, [id])).rows[0] as Row)
+    await c.query(q.insertEvent, [id, 'user.updated', JSON.stringify({ user: u }), now])
+    return u
   }
   return {
     session: async (tokenHash, now) => (await pool.query<Row>(q.session, [tokenHash, now])).rows[0],

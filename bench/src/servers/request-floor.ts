@@ -6,12 +6,12 @@
 import { createHash } from 'node:crypto'
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
-import { postgresFloor, type Row, sqliteFloor } from './request-floor-db.js'
+import { postgresFloor, type Row, sqliteFloor, type UserJson } from './request-floor-db.js'
 
 const PORT = Number(process.env.PORT ?? 0)
 
 const iso = (ms: number | string) => new Date(Number(ms)).toISOString()
-const json = (r: Row) => ({
+const json = (r: Row): UserJson => ({
   id: r.id,
   email: r.email,
   name: r.name,
@@ -49,19 +49,19 @@ const app = new Hono()
   .put('/api/users/:id/permissions', async (c) => {
     if (!(await isAdmin(c.req.header('cookie')))) return c.json({ error: 'forbidden' }, 403)
     const { permissions } = await c.req.json<{ permissions: string[] }>()
-    const row = await db.setPermissions(c.req.param('id'), JSON.stringify([...new Set(permissions)].sort()))
-    return row ? c.json({ user: json(row) }) : c.json({ error: 'not_found' }, 404)
+    const user = await db.setPermissions(c.req.param('id'), JSON.stringify([...new Set(permissions)].sort()))
+    return user ? c.json({ user }) : c.json({ error: 'not_found' }, 404)
   })
   .post('/api/users/:id/hibernation', async (c) => {
     if (!(await isAdmin(c.req.header('cookie')))) return c.json({ error: 'forbidden' }, 403)
     const { durationMs } = await c.req.json<{ durationMs: number }>()
-    const row = await db.hibernate(c.req.param('id'), `hib_floor_${process.pid}_${n++}`, durationMs)
-    return row ? c.json({ user: json(row) }, 201) : c.json({ error: 'conflict' }, 409)
+    const user = await db.hibernate(c.req.param('id'), `hib_floor_${process.pid}_${n++}`, durationMs)
+    return user ? c.json({ user }, 201) : c.json({ error: 'conflict' }, 409)
   })
   .delete('/api/users/:id/hibernation', async (c) => {
     if (!(await isAdmin(c.req.header('cookie')))) return c.json({ error: 'forbidden' }, 403)
-    const row = await db.cancel(c.req.param('id'))
-    return row ? c.json({ user: json(row) }) : c.json({ error: 'conflict' }, 409)
+    const user = await db.cancel(c.req.param('id'))
+    return user ? c.json({ user }) : c.json({ error: 'conflict' }, 409)
   })
 
 serve({ fetch: app.fetch, port: PORT, hostname: '127.0.0.1' }, () => {
