@@ -58,7 +58,7 @@ export const databaseEnv = (location: string): Record<string, string> =>
  */
 export type Raw = {
   all<T>(sql: string, params?: unknown[]): Promise<T[]>
-  /** Inserts rows into `table` in one transaction: multi-row statements on PostgreSQL. */
+  /** Inserts rows into `table` in one transaction (one statement on PostgreSQL). */
   insert(table: string, columns: string[], rows: unknown[][]): Promise<void>
   close(): Promise<void>
 }
@@ -68,28 +68,32 @@ const numbered = (sql: string) => {
   return sql.replace(/\?/g, () => `$${++n}`)
 }
 
-/** PostgreSQL takes at most 65,535 parameters per statement. */
-const MAX_PARAMS = 60_000
-
+/**
+ * Rows go to PostgreSQL as one array per column, unnested into one insert: one parameter
+ * per column instead of one per value (several times faster than multi-row VALUES here).
+ */
 const openPostgresRaw = async (url: string): Promise<Raw> => {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
+  const columnTypes = async (table: string) =>
+    new Map(
+      (
+        await client.query<{ column_name: string; udt_name: string }>(
+          'select column_name, udt_name from information_schema.columns where table_name = $1',
+          [table],
+        )
+      ).rows.map((r) => [r.column_name, r.udt_name]),
+    )
   return {
     all: async <T>(sql: string, params: unknown[] = []) => (await client.query(numbered(sql), params)).rows as T[],
     insert: async (table, columns, rows) => {
-      const perStatement = Math.max(1, Math.floor(MAX_PARAMS / columns.length))
-      await client.query('begin')
-      try {
-        for (let i = 0; i < rows.length; i += perStatement) {
-          const chunk = rows.slice(i, i + perStatement)
-          const values = chunk.map((_, r) => `(${columns.map((_, c) => `$${r * columns.length + c + 1}`).join(', ')})`)
-          await client.query(`insert into ${table} (${columns.join(', ')}) values ${values.join(', ')}`, chunk.flat())
-        }
-        await client.query('commit')
-      } catch (err) {
-        await client.query('rollback')
-        throw err
-      }
+      const types = await columnTypes(table)
+      const arrays = columns.map((_, c) => rows.map((row) => row[c]))
+      const unnest = columns.map((column, c) => `$${c + 1}::${types.get(column) ?? 'text'}[]`)
+      await client.query(
+        `insert into ${table} (${columns.join(', ')}) select * from unnest(${unnest.join(', ')})`,
+        arrays,
+      )
     },
     close: () => client.end(),
   }
@@ -101,7 +105,9 @@ const openSqliteRaw = (path: string): Raw => {
   return {
     all: async <T>(sql: string, params: unknown[] = []) => {
       const statement = db.prepare(sql)
-      return (statement.reader ? statement.all(...params) : (statement.run(...params), [])) as T[]
+      if (statement.reader) return statement.all(...params) as T[]
+      statement.run(...params)
+      return []
     },
     insert: async (table, columns, rows) => {
       const statement = db.prepare(
