@@ -1,5 +1,5 @@
 import { Agent, request } from 'node:http'
-import { type Db, newId, startHibernation } from '@dormant/db'
+import { newId } from '@dormant/db'
 import type { Raw } from './database.js'
 
 export const USER_COLUMNS = [
@@ -47,18 +47,27 @@ export const insertBareUsers = async (raw: Raw, count: number) => {
 }
 
 /**
- * Starts a hibernation for each user through the product's data function (started at
- * `startedAt`: in the past for due ones), several at once: one transaction each, as API
- * processes commit them side by side.
+ * Scheduled hibernations in bulk, one per user, as startHibernation leaves them (the row,
+ * the user hibernating) without its outbox event: for scenarios that need thousands due at
+ * once (through the data functions that takes minutes on PostgreSQL). Returns what
+ * scheduleHibernationJobs takes.
  */
-export const startHibernations = async (db: Db, userIds: string[], durationMs: number, startedAt: number) => {
-  const due: { id: string; endsAt: number }[] = new Array(userIds.length)
-  await pool(userIds.length, 16, async (i) => {
-    const started = await startHibernation(db, userIds[i] ?? '', durationMs, startedAt)
-    if ('error' in started) throw new Error(`start hibernation: ${started.error}`)
-    due[i] = started.hibernation
-  })
-  return due
+export const insertHibernations = async (
+  raw: Raw,
+  userIds: string[],
+  startedAt: number,
+  endsAt: (i: number) => number,
+) => {
+  const due = userIds.map((userId, i) => ({ id: newId('hib'), userId, endsAt: endsAt(i) }))
+  await raw.insert(
+    'hibernations',
+    ['id', 'user_id', 'status', 'started_at', 'ends_at'],
+    due.map((h) => [h.id, h.userId, 'scheduled', startedAt, h.endsAt]),
+  )
+  await raw.all(
+    "update users set status = 'hibernating' where status = 'active' and id in (select user_id from hibernations where status = 'scheduled')",
+  )
+  return due.map(({ id, endsAt }) => ({ id, endsAt }))
 }
 
 export const keepAliveAgent = (maxSockets: number) => new Agent({ keepAlive: true, maxSockets })

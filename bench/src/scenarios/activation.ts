@@ -4,7 +4,7 @@ import { uniquePrefix } from '@dormant/testing'
 import { sleep } from '../clock.js'
 import type { Ctx } from '../context.js'
 import { benchDatabase, count, databaseEnv, openRaw } from '../database.js'
-import { insertBareUsers, startHibernations } from '../fixtures.js'
+import { insertBareUsers, insertHibernations } from '../fixtures.js'
 import { cpuSeconds, serverPid } from '../proc.js'
 import { step } from '../progress.js'
 import { fmt, type ScenarioResult, target } from '../result.js'
@@ -24,7 +24,8 @@ export const runActivation = async (ctx: Ctx, size: { count: number }): Promise<
   const redis = connectRedis(ctx.redisUrl)
   const queue = createHibernationQueue(redis, prefix, await deploymentId(db))
   s.update('creating due hibernations')
-  const due = await startHibernations(db, await insertBareUsers(raw, n), 1000, Date.now() - 1000)
+  const now = Date.now()
+  const due = await insertHibernations(raw, await insertBareUsers(raw, n), now - 1000, () => now)
   for (let i = 0; i < due.length; i += 1000) await scheduleHibernationJobs(queue, due.slice(i, i + 1000))
   const completed = () =>
     count(raw, "select cast(count(*) as integer) as n from hibernations where status = 'completed'")

@@ -7,7 +7,7 @@ import { uniquePrefix } from '@dormant/testing'
 import { sleep } from '../clock.js'
 import type { Ctx } from '../context.js'
 import { type Backend, benchDatabase, count, databaseEnv, openRaw, type Raw } from '../database.js'
-import { callJson, insertBareUsers, keepAliveAgent, pool, startHibernations } from '../fixtures.js'
+import { callJson, insertBareUsers, insertHibernations, keepAliveAgent, pool } from '../fixtures.js'
 import type { Step } from '../progress.js'
 import { seedAdmin } from '../seed.js'
 import { startApi, startWorker } from '../servers/process.js'
@@ -119,7 +119,8 @@ export const writeThroughput = async (ctx: Ctx, size: { seconds: number; due: nu
   const putUsers = await insertBareUsers(raw, 1000)
   const sleepers = await insertBareUsers(raw, size.due)
   const admin = await seedAdmin(location, 'w-admin@example.com', randomBytes(16).toString('hex'))
-  const due = await startHibernations(db, sleepers, 1000, Date.now() - 2000)
+  const now = Date.now()
+  const due = await insertHibernations(raw, sleepers, now - 2000, () => now - 1000)
   const env = { ...databaseEnv(location), REDIS_URL: ctx.redisUrl, REDIS_PREFIX: prefix }
   const apis = await Promise.all(Array.from({ length: topology.apis }, () => startApi(env)))
   const workers = Array.from({ length: topology.workers }, () => startWorker(env))

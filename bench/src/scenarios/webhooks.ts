@@ -6,7 +6,7 @@ import { uniquePrefix } from '@dormant/testing'
 import { sleep } from '../clock.js'
 import type { Ctx } from '../context.js'
 import { benchDatabase, databaseEnv, openRaw } from '../database.js'
-import { insertBareUsers, startHibernations } from '../fixtures.js'
+import { insertBareUsers, insertHibernations } from '../fixtures.js'
 import { step } from '../progress.js'
 import { fmt, type ScenarioResult, target } from '../result.js'
 import { startWorker } from '../servers/process.js'
@@ -51,8 +51,10 @@ export const runWebhooks = async (ctx: Ctx, size: { count: number }): Promise<Sc
   const queue = createHibernationQueue(redis, prefix, await deploymentId(db))
   s.update('creating due hibernations')
   const raw = await openRaw(location)
-  const users = await insertBareUsers(raw, n).finally(() => raw.close())
-  const due = await startHibernations(db, users, 1000, Date.now() - 1000)
+  const now = Date.now()
+  const due = await insertHibernations(raw, await insertBareUsers(raw, n), now - 1000, () => now).finally(() =>
+    raw.close(),
+  )
   await dispatchWebhookEvents(db) // the cursor starts after the set-up events
   await createWebhookEndpoint(db, {
     url: `http://127.0.0.1:${port}/hook`,
