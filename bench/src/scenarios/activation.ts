@@ -27,8 +27,10 @@ export const runActivation = async (ctx: Ctx, size: { count: number }): Promise<
   const now = Date.now()
   const due = await insertHibernations(raw, await insertBareUsers(raw, n), now - 1000, () => now)
   for (let i = 0; i < due.length; i += 1000) await scheduleHibernationJobs(queue, due.slice(i, i + 1000))
-  const completed = () =>
-    count(raw, "select cast(count(*) as integer) as n from hibernations where status = 'completed'")
+  // The scheduled ones left, through their partial index: a count of completed rows every 20 ms
+  // would scan a growing table beside the worker it measures.
+  const completed = async () =>
+    n - (await count(raw, "select cast(count(*) as integer) as n from hibernations where status = 'scheduled'"))
   s.update('starting the worker')
   const worker = startWorker({ ...databaseEnv(location), REDIS_URL: ctx.redisUrl, REDIS_PREFIX: prefix })
   try {
@@ -67,7 +69,9 @@ export const runActivation = async (ctx: Ctx, size: { count: number }): Promise<
       // The figures: 2,000/s on one SQLite file, 1,000/s on PostgreSQL (a network round trip per statement).
       targets: [target('activations per second', rate, '>=', ctx.backend === 'postgres' ? 1000 : 2000, '/s')],
       data: { count: n, completed: last[1], seconds, rate, workerCpuSeconds: workerCpu },
-      notes: ['Measured from the first completed row to the last, counting rows in the DB every 20 ms.'],
+      notes: [
+        'Measured from the first completed row to the last, counting the scheduled rows left in the database every 20 ms.',
+      ],
     }
   } finally {
     await worker.signal('SIGTERM')
