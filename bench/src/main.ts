@@ -32,6 +32,9 @@ if (db !== 'both' && !BACKENDS.includes(db as Backend)) {
   process.stderr.write(`--db takes sqlite, postgres or both, not ${db}\n`)
   process.exit(1)
 }
+// Each scenario hands its processes their database; one inherited from this shell would win over it.
+delete process.env.DATABASE_URL
+delete process.env.DB_PATH
 /** Both: each scenario on SQLite then on PostgreSQL, so drift on a shared machine hits both. */
 const backends: Backend[] = db === 'both' ? [...BACKENDS] : [db as Backend]
 const quick = values.quick ?? false
