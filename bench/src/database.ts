@@ -70,7 +70,8 @@ const numbered = (sql: string) => {
 
 /**
  * Rows go to PostgreSQL as one array per column, unnested into one insert: one parameter
- * per column instead of one per value (several times faster than multi-row VALUES here).
+ * per column rather than one per value, so any number of rows fits in one statement (a
+ * statement takes at most 65,535 parameters).
  */
 const openPostgresRaw = async (url: string): Promise<Raw> => {
   const client = new pg.Client({ connectionString: url })
