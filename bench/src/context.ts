@@ -1,8 +1,11 @@
 import { connectRedis } from '@dormant/core'
+import type { Backend } from './database.js'
 
 export type Ctx = {
   quick: boolean
   redisUrl: string
+  /** Every database the scenario opens, and every process it starts, uses this backend. */
+  backend: Backend
 }
 
 /** CPU time is read in clock ticks: figures below one tick are noise, ratios use at least one. */

@@ -1,26 +1,73 @@
 import { Agent, request } from 'node:http'
-import { type Db, newId } from '@dormant/db'
+import { newId } from '@dormant/db'
+import type { Raw } from './database.js'
+
+export const USER_COLUMNS = [
+  'id',
+  'email',
+  'name',
+  'password_hash',
+  'role',
+  'status',
+  'goal',
+  'permissions',
+  'version',
+  'created_at',
+  'updated_at',
+]
+
+/** One users row in USER_COLUMNS order (columns follow packages/db's schema). */
+export const userRow = (id: string, email: string, name: string, permissions: readonly string[], now: number) => [
+  id,
+  email,
+  name,
+  'x',
+  'user',
+  'active',
+  0,
+  JSON.stringify(permissions),
+  1,
+  now,
+  now,
+]
 
 /**
- * Inserts plain users in one statement loop and one transaction: for the scheduling and
- * activation scenarios, which need many users but no sessions or history. Columns follow
- * packages/db/src/schema.ts.
+ * Inserts plain users in bulk, one transaction: for the scenarios that need many users but
+ * no sessions or history (one at a time through the data functions takes minutes on PostgreSQL).
  */
-export const insertBareUsers = (db: Db, count: number) => {
-  const insert = db.$client.prepare(
-    `insert into users (id, email, name, password_hash, role, status, goal, permissions, version, created_at, updated_at)
-     values (?, ?, ?, 'x', 'user', 'active', 0, '["hibernation.self"]', 1, ?, ?)`,
-  )
-  const ids: string[] = []
+export const insertBareUsers = async (raw: Raw, count: number) => {
   const now = Date.now()
-  db.$client.transaction(() => {
-    for (let i = 0; i < count; i++) {
-      const id = newId('usr')
-      insert.run(id, `${id}@example.com`, `bulk ${i}`, now, now)
-      ids.push(id)
-    }
-  })()
+  const ids = Array.from({ length: count }, () => newId('usr'))
+  await raw.insert(
+    'users',
+    USER_COLUMNS,
+    ids.map((id, i) => userRow(id, `${id}@example.com`, `bulk ${i}`, ['hibernation.self'], now)),
+  )
   return ids
+}
+
+/**
+ * Scheduled hibernations in bulk, one per user, as startHibernation leaves them (the row,
+ * the user hibernating) without its outbox event: for scenarios that need thousands due at
+ * once (through the data functions that takes minutes on PostgreSQL). Returns what
+ * scheduleHibernationJobs takes.
+ */
+export const insertHibernations = async (
+  raw: Raw,
+  userIds: string[],
+  startedAt: number,
+  endsAt: (i: number) => number,
+) => {
+  const due = userIds.map((userId, i) => ({ id: newId('hib'), userId, endsAt: endsAt(i) }))
+  await raw.insert(
+    'hibernations',
+    ['id', 'user_id', 'status', 'started_at', 'ends_at'],
+    due.map((h) => [h.id, h.userId, 'scheduled', startedAt, h.endsAt]),
+  )
+  await raw.all(
+    "update users set status = 'hibernating' where status = 'active' and id in (select user_id from hibernations where status = 'scheduled')",
+  )
+  return due.map(({ id, endsAt }) => ({ id, endsAt }))
 }
 
 export const keepAliveAgent = (maxSockets: number) => new Agent({ keepAlive: true, maxSockets })

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import type { Backend } from './database.js'
 import type { ScenarioResult, Target } from './result.js'
 import { fmt } from './result.js'
 
@@ -17,6 +18,38 @@ const pad = (rows: string[][]) => {
         .trimEnd(),
     )
     .join('\n')
+}
+
+const BACKEND_NAME: Record<Backend, string> = { sqlite: 'SQLite', postgres: 'PostgreSQL' }
+
+/**
+ * One result per scenario for the table, each saying its backend: a scenario run on both
+ * backends becomes one result whose rows and targets come in pairs, SQLite's then PostgreSQL's.
+ */
+export const sideBySide = (results: ScenarioResult[]): ScenarioResult[] => {
+  const ids = [...new Set(results.map((r) => r.id))]
+  return ids.map((id) => {
+    const runs = results.filter((r) => r.id === id)
+    const first = runs[0] as ScenarioResult
+    const name = (r: ScenarioResult) => BACKEND_NAME[r.backend ?? 'sqlite']
+    if (runs.length === 1) return { ...first, title: `${first.title} [${name(first)}]` }
+    return {
+      ...first,
+      title: `${first.title} [${runs.map(name).join(' | ')}]`,
+      rows: first.rows.flatMap((_, i) =>
+        runs.flatMap((r) => {
+          const row = r.rows[i]
+          return row ? [{ ...row, label: `${name(r)}  ${row.label}` }] : []
+        }),
+      ),
+      targets: first.targets.flatMap((_, i) =>
+        runs.flatMap((r) => {
+          const t = r.targets[i]
+          return t ? [{ ...t, label: `${name(r)}  ${t.label}` }] : []
+        }),
+      ),
+    }
+  })
 }
 
 /** The end-of-run table: each scenario's figures, then its targets with PASS/MISS. */
@@ -65,11 +98,17 @@ export const markdown = (results: ScenarioResult[]) =>
 
 /**
  * Quick runs get their own `-quick` files, so a smoke test never overwrites a full run's
- * results; a run of some scenarios only (`--only`) writes its own file and leaves `latest` alone.
+ * results, nor a PostgreSQL run a SQLite one's; a run of some scenarios only (`--only`) writes its own file and leaves `latest` alone.
  */
-export const writeJson = (payload: unknown, startedAt: Date, options: { quick: boolean; partial: boolean }) => {
+export const writeJson = (
+  payload: unknown,
+  startedAt: Date,
+  options: { quick: boolean; partial: boolean; backends: Backend[] },
+) => {
   mkdirSync(RESULTS_DIR, { recursive: true })
-  const suffix = options.quick ? '-quick' : ''
+  // SQLite runs keep the names they always had; other backends get files of their own.
+  const db = options.backends.join('-')
+  const suffix = `${db === 'sqlite' ? '' : `-${db}`}${options.quick ? '-quick' : ''}`
   const name = `${startedAt.toISOString().replace(/[:.]/g, '-')}${options.partial ? '-partial' : ''}${suffix}.json`
   const text = `${JSON.stringify(payload, null, 2)}\n`
   writeFileSync(`${RESULTS_DIR}${name}`, text)

@@ -1,3 +1,5 @@
+import type { Backend } from './database.js'
+
 export type Target = {
   label: string
   value: number
@@ -10,6 +12,8 @@ export type Target = {
 
 export type ScenarioResult = {
   id: string
+  /** The database every process of the scenario used (set by main). */
+  backend?: Backend
   title: string
   /** Rows for the table: a system or a phase, and its figures. */
   rows: { label: string; values: Record<string, string> }[]

@@ -3,6 +3,9 @@ import { now } from '../clock.js'
 
 export type SseEvent = { id: number; type: string; data: string; at: number }
 
+/** The event's position from an SSE id, `<epoch>:<n>` (or a bare `<n>`, as the floor sends). */
+export const eventPosition = (id: string) => Number(id.slice(id.lastIndexOf(':') + 1))
+
 /**
  * A raw-socket SSE client: one GET, then it de-chunks the body and splits events, keeping
  * only the last event's fields. No fetch/web streams, so 10,000 of them stay cheap.
@@ -114,7 +117,7 @@ export class SseClient {
     if (line === '') {
       if (this.type || this.data) {
         this.events += 1
-        const id = this.id ? Number(this.id) : 0
+        const id = this.id ? eventPosition(this.id) : 0
         if (id) this.lastId = id
         this.onEvent(this, { id, type: this.type || 'message', data: this.data, at })
       }

@@ -1,9 +1,10 @@
 import { connectRedis, createHibernationQueue, scheduleHibernationJobs } from '@dormant/core'
-import { closeDb, deploymentId, openDb, startHibernation } from '@dormant/db'
-import { tempDbPath, uniquePrefix } from '@dormant/testing'
+import { closeDb, deploymentId, openDb } from '@dormant/db'
+import { uniquePrefix } from '@dormant/testing'
 import { sleep } from '../clock.js'
 import type { Ctx } from '../context.js'
-import { insertBareUsers } from '../fixtures.js'
+import { benchDatabase, count, databaseEnv, openRaw } from '../database.js'
+import { insertBareUsers, insertHibernations } from '../fixtures.js'
 import { cpuSeconds, serverPid } from '../proc.js'
 import { step } from '../progress.js'
 import { fmt, type ScenarioResult, target } from '../result.js'
@@ -16,24 +17,22 @@ import { startWorker } from '../servers/process.js'
 export const runActivation = async (ctx: Ctx, size: { count: number }): Promise<ScenarioResult> => {
   const n = size.count
   const s = step(`4 activation: ${n} due hibernations, one worker`)
-  const dbPath = tempDbPath()
+  const location = await benchDatabase(ctx.backend)
   const prefix = uniquePrefix('bench')
-  const db = openDb(dbPath)
+  const db = await openDb(location)
+  const raw = await openRaw(location)
   const redis = connectRedis(ctx.redisUrl)
-  const queue = createHibernationQueue(redis, prefix, deploymentId(db))
+  const queue = createHibernationQueue(redis, prefix, await deploymentId(db))
   s.update('creating due hibernations')
-  const ids = insertBareUsers(db, n)
   const now = Date.now()
-  const due = ids.map((id) => {
-    const started = startHibernation(db, id, 1000, now - 1000)
-    if ('error' in started) throw new Error(`start hibernation: ${started.error}`)
-    return started.hibernation
-  })
+  const due = await insertHibernations(raw, await insertBareUsers(raw, n), now - 1000, () => now)
   for (let i = 0; i < due.length; i += 1000) await scheduleHibernationJobs(queue, due.slice(i, i + 1000))
-  const countDone = db.$client.prepare("select count(*) as n from hibernations where status = 'completed'")
-  const completed = () => (countDone.get() as { n: number }).n
+  // The scheduled ones left, through their partial index: a count of completed rows every 20 ms
+  // would scan a growing table beside the worker it measures.
+  const completed = async () =>
+    n - (await count(raw, "select cast(count(*) as integer) as n from hibernations where status = 'scheduled'"))
   s.update('starting the worker')
-  const worker = startWorker({ DB_PATH: dbPath, REDIS_URL: ctx.redisUrl, REDIS_PREFIX: prefix })
+  const worker = startWorker({ ...databaseEnv(location), REDIS_URL: ctx.redisUrl, REDIS_PREFIX: prefix })
   try {
     await worker.waitForOutput('worker ready', 60_000)
     const pid = serverPid(worker.child.pid ?? 0)
@@ -41,7 +40,7 @@ export const runActivation = async (ctx: Ctx, size: { count: number }): Promise<
     const series: [number, number][] = []
     const deadline = performance.now() + Math.max(30_000, n * 6)
     for (;;) {
-      const c = completed()
+      const c = await completed()
       series.push([performance.now(), c])
       if (c >= n || performance.now() > deadline) break
       s.update(`${c}/${n} completed`)
@@ -67,14 +66,18 @@ export const runActivation = async (ctx: Ctx, size: { count: number }): Promise<
           },
         },
       ],
-      targets: [target('activations per second', rate, '>=', 2000, '/s')],
+      // The issue's figures: 2,000/s on one SQLite file, 1,000/s on PostgreSQL (a network round trip per statement).
+      targets: [target('activations per second', rate, '>=', ctx.backend === 'postgres' ? 1000 : 2000, '/s')],
       data: { count: n, completed: last[1], seconds, rate, workerCpuSeconds: workerCpu },
-      notes: ['Measured from the first completed row to the last, counting rows in the DB every 20 ms.'],
+      notes: [
+        'Measured from the first completed row to the last, counting the scheduled rows left in the database every 20 ms.',
+      ],
     }
   } finally {
     await worker.signal('SIGTERM')
     await queue.close()
     await redis.quit()
-    closeDb(db)
+    await raw.close()
+    await closeDb(db)
   }
 }

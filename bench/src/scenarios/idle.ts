@@ -3,6 +3,7 @@ import { PollClient } from '../clients/poll-client.js'
 import { openClients, SseClient } from '../clients/sse-client.js'
 import { sleep } from '../clock.js'
 import { type Ctx, ratio } from '../context.js'
+import { benchDatabase, databaseEnv } from '../database.js'
 import { cpuSeconds } from '../proc.js'
 import { step } from '../progress.js'
 import { bytesFmt, fmt, type ScenarioResult, target } from '../result.js'
@@ -57,11 +58,14 @@ export const runIdle = async (ctx: Ctx, size: { users: number; seconds: number }
   const n = size.users
   const s = step(`1 idle: ${n} users × ${size.seconds} s`)
   s.update('seeding users and sessions')
-  const dbPath = tempDbPath()
-  const users = seedUsers(dbPath, n)
+  const location = await benchDatabase(ctx.backend)
+  const users = await seedUsers(location, n)
   s.update('starting servers')
   const suts = await Promise.all([
-    startApi({ DB_PATH: dbPath, REDIS_URL: ctx.redisUrl, REDIS_PREFIX: uniquePrefix('bench') }, { countQueries: true }),
+    startApi(
+      { ...databaseEnv(location), REDIS_URL: ctx.redisUrl, REDIS_PREFIX: uniquePrefix('bench') },
+      { countQueries: true },
+    ),
     startBenchServer('floor', { HEARTBEAT_MS: '15000' }),
     startBenchServer('polling', { DB_PATH: tempDbPath(), USERS: String(n) }),
     startBenchServer('polling-express', { DB_PATH: tempDbPath(), USERS: String(n) }),
@@ -160,8 +164,9 @@ export const runIdle = async (ctx: Ctx, size: { users: number; seconds: number }
       ],
       data: { users: n, windowSeconds: minutes * 60, perMin, ratios, pollErrors },
       notes: [
-        'DB queries are counted inside each server process (a preload wraps better-sqlite3 statement execution); bytes are counted at the clients (HTTP headers and chunk framing included).',
+        'DB queries are counted inside each server process (a preload wraps better-sqlite3 statement execution and pg’s Client#query); bytes are counted at the clients (HTTP headers and chunk framing included).',
         'Dormant, the floor and both polling servers run at the same time over the same window; the broadcast loop, which saturates a core by itself, is measured in a window of its own right after. CPU is read from /proc (10 ms ticks); ratios use at least one tick.',
+        'The polling and broadcast designs keep their own SQLite files on either backend: they are the designs Dormant replaces, not Dormant on another database.',
         'Two polling baselines run: "polling (Express)" is the design as it was written (Express, its per-response ETag); "polling" is the same work on bare node:http, the cheapest polling can be, for a conservative ratio. The CPU target is judged against the Express one; both ratios are in the JSON.',
       ],
     }

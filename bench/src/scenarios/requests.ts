@@ -1,19 +1,22 @@
-import { createHash } from 'node:crypto'
 import type { Agent } from 'node:http'
-import { DEFAULT_PERMISSIONS } from '@dormant/core'
-import { closeDb, createSession, createUser, openDb } from '@dormant/db'
-import { tempDbPath, uniquePrefix } from '@dormant/testing'
+import { uniquePrefix } from '@dormant/testing'
 import { SseClient } from '../clients/sse-client.js'
 import { quantile, sortedNumbers } from '../clock.js'
 import type { Ctx } from '../context.js'
+import { benchDatabase, databaseEnv } from '../database.js'
 import { callJson, keepAliveAgent, pool } from '../fixtures.js'
 import { cpuSeconds } from '../proc.js'
 import { type Step, step } from '../progress.js'
 import { fmt, type ScenarioResult, target } from '../result.js'
-import { type SeededUser, seedUsers } from '../seed.js'
+import { type SeededUser, seedAdmin, seedUsers } from '../seed.js'
 import { type Sut, startApi, startBenchServer } from '../servers/process.js'
 import { SETS, underLoad } from './requests-load.js'
-import { writeThroughput } from './requests-writes.js'
+import { WRITERS, writeThroughput } from './requests-writes.js'
+
+const LANES_NOTE = {
+  sqlite: 'one file, better-sqlite3',
+  postgres: 'pg, 24 connections in all, as many as the PUT lanes',
+} as const
 
 export type RequestsSize = {
   users: number
@@ -46,24 +49,9 @@ const measure = async (sut: Sut, agent: Agent, count: number, concurrency: numbe
 const median = (values: number[]) => quantile(sortedNumbers(values), 0.5)
 
 /** Seeds users with sessions and one admin session, shared by the API and the floor. */
-const seed = (dbPath: string, count: number, s: Step) => {
-  const users = seedUsers(dbPath, count, (k) => s.update(`seeded ${k} users`))
-  const db = openDb(dbPath)
-  try {
-    const admin = createUser(db, {
-      email: 'bench-admin@example.com',
-      passwordHash: 'x',
-      role: 'admin',
-      permissions: DEFAULT_PERMISSIONS,
-    })
-    if ('error' in admin) throw new Error('seeding the admin')
-    const token = 'bench-admin-token'
-    const tokenHash = createHash('sha256').update(token).digest('base64url')
-    createSession(db, { userId: admin.user.id, tokenHash, ttlMs: 24 * 3600_000 })
-    return { users, admin: `dormant_session=${token}` }
-  } finally {
-    closeDb(db)
-  }
+const seed = async (location: string, count: number, s: Step) => {
+  const users = await seedUsers(location, count, (k) => s.update(`seeded ${k} users`))
+  return { users, admin: await seedAdmin(location, 'bench-admin@example.com', 'bench-admin-token') }
 }
 
 const endpoints = (users: SeededUser[], admin: string, size: RequestsSize) => {
@@ -124,16 +112,16 @@ const endpoints = (users: SeededUser[], admin: string, size: RequestsSize) => {
  * Scenario 6: the ordinary request path. CPU per request and requests/s of the API and of
  * the floor (Hono + better-sqlite3, one prepared statement or transaction) measured in turn,
  * round after round, so drift on a shared machine hits both; then change → stream latency,
- * quiet and under load; then write throughput of 3 APIs and 2 workers on one SQLite file.
+ * quiet and under load; then write throughput of several APIs and workers on one database.
  */
 export const runRequests = async (ctx: Ctx, size: RequestsSize): Promise<ScenarioResult> => {
   const s = step(`6 requests: ${size.rounds} rounds, API and floor in turn`)
-  const dbPath = tempDbPath()
+  const location = await benchDatabase(ctx.backend)
   const prefix = uniquePrefix('bench')
-  const { users, admin } = seed(dbPath, size.users, s)
-  const env = { DB_PATH: dbPath, REDIS_URL: ctx.redisUrl, REDIS_PREFIX: prefix }
+  const { users, admin } = await seed(location, size.users, s)
+  const env = { ...databaseEnv(location), REDIS_URL: ctx.redisUrl, REDIS_PREFIX: prefix }
   const api = await startApi(env)
-  const floor = await startBenchServer('request-floor', { DB_PATH: dbPath })
+  const floor = await startBenchServer('request-floor', databaseEnv(location))
   const agent = keepAliveAgent(size.concurrency)
   const list = endpoints(users, admin, size)
   const samples = new Map<string, { api: Measured[]; floor: Measured[] }>(
@@ -184,7 +172,7 @@ export const runRequests = async (ctx: Ctx, size: RequestsSize): Promise<Scenari
     for (const c of streams) c.close()
     agent.destroy()
     await Promise.all([api.stop(), floor.stop()])
-    s.update('3 APIs + 2 workers writing one SQLite file')
+    s.update(`${WRITERS[ctx.backend].apis} APIs + ${WRITERS[ctx.backend].workers} workers writing one database`)
     const writes = await writeThroughput(ctx, size.writes, s)
     const med = (id: string, name: 'api' | 'floor', f: (m: Measured) => number) =>
       median(samples.get(id)?.[name].map(f) ?? [])
@@ -211,7 +199,7 @@ export const runRequests = async (ctx: Ctx, size: RequestsSize): Promise<Scenari
     )
     return {
       id: 'requests',
-      title: `6. Requests: API and floor in turn (${size.rounds} rounds, concurrency ${size.concurrency}); change → stream; 3 APIs + 2 workers writing`,
+      title: `6. Requests: API and floor in turn (${size.rounds} rounds, concurrency ${size.concurrency}); change → stream; ${writes.processes} writing`,
       rows: [
         ...rows,
         ...latency.map((l) => ({
@@ -224,7 +212,7 @@ export const runRequests = async (ctx: Ctx, size: RequestsSize): Promise<Scenari
           },
         })),
         {
-          label: '3 APIs + 2 workers, one SQLite file',
+          label: `${writes.processes}, one database`,
           values: {
             'changes/s': fmt(writes.changesPerSecond, 0),
             'PUTs/s': fmt(writes.putsPerSecond, 0),
@@ -239,14 +227,14 @@ export const runRequests = async (ctx: Ctx, size: RequestsSize): Promise<Scenari
         target('change → stream, quiet, p50', quiet?.p50 ?? Number.NaN, '<=', 3, ' ms'),
         target('change → stream, quiet, p99', quiet?.p99 ?? Number.NaN, '<=', 15, ' ms'),
         target(`change → stream under ${size.loadPerSecond} req/s, p99`, loaded?.p99 ?? Number.NaN, '<=', 25, ' ms'),
-        target('3 APIs + 2 workers: changes committed/s', writes.changesPerSecond, '>=', 1000, '/s'),
+        target(`${writes.processes}: changes committed/s`, writes.changesPerSecond, '>=', writes.target, '/s'),
       ],
       data: { size, samples: Object.fromEntries(samples), latency, writes },
       notes: [
-        'CPU per request: the server process’s utime+stime over the requests of one round, divided by their count; the median of the rounds. The API and the floor are measured in turn on the same SQLite file.',
-        'The floor (bench/src/servers/request-floor.ts) is Hono on @hono/node-server with better-sqlite3: the session lookup by the cookie’s sha256, the same user JSON, and for writes the same transaction (update, read back, outbox row). It validates, logs, measures and publishes nothing; the API also publishes each change to Redis and, for hibernations, adds or removes the BullMQ job.',
+        'CPU per request: the server process’s utime+stime over the requests of one round, divided by their count; the median of the rounds. The API and the floor are measured in turn on the same database.',
+        'The floor (bench/src/servers/request-floor.ts) is Hono on @hono/node-server with better-sqlite3 (synchronous=FULL), or on PostgreSQL with one pg pool (the events table’s append trigger fires for its inserts as for the API’s): the session lookup by the cookie’s sha256, the same user JSON, and for writes the same transaction (update, read back, outbox row). It validates, logs, measures and publishes nothing; the API also publishes each change to Redis and, for hibernations, adds or removes the BullMQ job.',
         'Change → stream: an admin PUT of permissions sent at t, the user.updated frame read by the user’s stream socket at t′; one change at a time. The floor column is the floor’s PUT round trip under the same conditions: no stream can hear of a change before it commits.',
-        'Writes: changes are users’ version bumps (sum of users.version) per second over the window, PUTs through 3 API processes plus activations by 2 worker processes on one file. The floor: 5 processes committing the same PUT transaction in a loop on one file.',
+        `Writes: changes are users’ version bumps (sum of users.version) per second over the window, PUTs through ${writes.processes.replace(' + ', ' plus activations by ')} on one database. The floor: ${writes.floorProcesses} processes committing the same PUT transaction in a loop (${LANES_NOTE[ctx.backend]}).`,
       ],
     }
   } finally {

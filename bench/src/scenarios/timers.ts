@@ -1,10 +1,11 @@
-import { connectRedis, createEventPublisher, createHibernationQueue, scheduleHibernationJobs } from '@dormant/core'
-import { closeDb, deploymentId, openDb, startHibernation } from '@dormant/db'
-import { tempDbPath, uniquePrefix } from '@dormant/testing'
+import { connectRedis, createHibernationQueue, scheduleHibernationJobs } from '@dormant/core'
+import { closeDb, deploymentId, openDb } from '@dormant/db'
+import { uniquePrefix } from '@dormant/testing'
 import { openClients, SseClient } from '../clients/sse-client.js'
 import { quantile, sleep, sortedNumbers } from '../clock.js'
 import type { Ctx } from '../context.js'
-import { ADMIN_ENV, adminCookie, callJson, keepAliveAgent, pool } from '../fixtures.js'
+import { benchDatabase, databaseEnv, openRaw } from '../database.js'
+import { ADMIN_ENV, adminCookie, callJson, insertHibernations, keepAliveAgent, pool } from '../fixtures.js'
 import { type Step, step } from '../progress.js'
 import { fmt, type ScenarioResult, target } from '../result.js'
 import { seedUsers } from '../seed.js'
@@ -36,10 +37,10 @@ export const runTimers = async (ctx: Ctx, size: Size): Promise<ScenarioResult> =
   const total = size.sparse + size.burst
   const s = step(`3 timers: ${size.sparse} sparse over ${size.sparseSpreadMs / 1000} s, burst of ${size.burst}`)
   s.update('seeding users and sessions')
-  const dbPath = tempDbPath()
+  const location = await benchDatabase(ctx.backend)
   const prefix = uniquePrefix('bench')
-  const users = seedUsers(dbPath, total, (k) => s.update(`seeded ${k} users`))
-  const env = { DB_PATH: dbPath, REDIS_URL: ctx.redisUrl, REDIS_PREFIX: prefix }
+  const users = await seedUsers(location, total, (k) => s.update(`seeded ${k} users`))
+  const env = { ...databaseEnv(location), REDIS_URL: ctx.redisUrl, REDIS_PREFIX: prefix }
   const [api, worker] = await Promise.all([
     startApi({ ...env, ...ADMIN_ENV }),
     (async () => {
@@ -52,7 +53,7 @@ export const runTimers = async (ctx: Ctx, size: Size): Promise<ScenarioResult> =
   const receivedAt = new Float64Array(total)
   const agent = keepAliveAgent(8)
   let clients: SseClient[] = []
-  const db = openDb(dbPath)
+  const db = await openDb(location)
   const redis = connectRedis(ctx.redisUrl)
   try {
     clients = await openClients(
@@ -84,20 +85,15 @@ export const runTimers = async (ctx: Ctx, size: Size): Promise<ScenarioResult> =
     const sparse = lateness(endsAt, receivedAt, 0, size.sparse)
 
     s.update('burst: committing and queueing')
-    const queue = createHibernationQueue(redis, prefix, deploymentId(db))
-    const publisher = createEventPublisher(redis, prefix, deploymentId(db))
+    const queue = createHibernationQueue(redis, prefix, await deploymentId(db))
     const dueAt = Date.now() + 2000 + size.burst * 0.6
-    const batch: { id: string; endsAt: number }[] = []
-    for (let i = size.sparse; i < total; i++) {
-      const now = Date.now()
-      const ends = dueAt + ((i - size.sparse) % 1000)
-      const started = startHibernation(db, users[i]?.id ?? '', ends - now, now)
-      if ('error' in started) throw new Error(`start hibernation: ${started.error}`)
-      endsAt[i] = ends
-      void publisher.events(started.events)
-      batch.push(started.hibernation)
-      if (batch.length === 1000 || i === total - 1) await scheduleHibernationJobs(queue, batch.splice(0))
-    }
+    const raw = await openRaw(location)
+    const burstUsers = users.slice(size.sparse).map((u) => u.id)
+    const due = await insertHibernations(raw, burstUsers, Date.now(), (k) => dueAt + (k % 1000)).finally(() =>
+      raw.close(),
+    )
+    for (const [k, h] of due.entries()) endsAt[size.sparse + k] = h.endsAt
+    for (let i = 0; i < due.length; i += 1000) await scheduleHibernationJobs(queue, due.slice(i, i + 1000))
     const queuedEarly = Date.now() < dueAt
     await waitAll(s, 'burst', receivedAt, size.sparse, total, performance.now() + (dueAt - Date.now()) + 60_000)
     const burst = lateness(endsAt, receivedAt, size.sparse, total)
@@ -139,7 +135,7 @@ export const runTimers = async (ctx: Ctx, size: Size): Promise<ScenarioResult> =
       },
       notes: [
         'Lateness is from the hibernation’s endsAt to the hibernation.completed frame read by the user’s stream (API + worker as separate processes).',
-        'Sparse timers are scheduled through the API as admin; the burst is committed and queued from the bench process (as a second API would), all due within one second.',
+        'Sparse timers are scheduled through the API as admin; the burst is written in bulk and queued from the bench process (as a second API would queue it), all due within one second.',
       ],
     }
   } finally {
@@ -147,6 +143,6 @@ export const runTimers = async (ctx: Ctx, size: Size): Promise<ScenarioResult> =
     agent.destroy()
     await Promise.all([api.stop(), worker.signal('SIGTERM')])
     await redis.quit()
-    closeDb(db)
+    await closeDb(db)
   }
 }

@@ -1,18 +1,12 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { connectRedis, createHibernationQueue, scheduleHibernationJobs } from '@dormant/core'
-import {
-  closeDb,
-  createWebhookEndpoint,
-  deploymentId,
-  dispatchWebhookEvents,
-  openDb,
-  startHibernation,
-} from '@dormant/db'
-import { tempDbPath, uniquePrefix } from '@dormant/testing'
+import { closeDb, createWebhookEndpoint, deploymentId, dispatchWebhookEvents, openDb } from '@dormant/db'
+import { uniquePrefix } from '@dormant/testing'
 import { sleep } from '../clock.js'
 import type { Ctx } from '../context.js'
-import { insertBareUsers } from '../fixtures.js'
+import { benchDatabase, databaseEnv, openRaw } from '../database.js'
+import { insertBareUsers, insertHibernations } from '../fixtures.js'
 import { step } from '../progress.js'
 import { fmt, type ScenarioResult, target } from '../result.js'
 import { startWorker } from '../servers/process.js'
@@ -50,21 +44,19 @@ export const runWebhooks = async (ctx: Ctx, size: { count: number }): Promise<Sc
   })
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
   const port = (receiver.address() as AddressInfo).port
-  const dbPath = tempDbPath()
+  const location = await benchDatabase(ctx.backend)
   const prefix = uniquePrefix('bench')
-  const db = openDb(dbPath)
+  const db = await openDb(location)
   const redis = connectRedis(ctx.redisUrl)
-  const queue = createHibernationQueue(redis, prefix, deploymentId(db))
+  const queue = createHibernationQueue(redis, prefix, await deploymentId(db))
   s.update('creating due hibernations')
-  const users = insertBareUsers(db, n)
+  const raw = await openRaw(location)
   const now = Date.now()
-  const due = users.map((id) => {
-    const started = startHibernation(db, id, 1000, now - 1000)
-    if ('error' in started) throw new Error(`start hibernation: ${started.error}`)
-    return started.hibernation
-  })
-  dispatchWebhookEvents(db) // the cursor starts after the set-up events
-  createWebhookEndpoint(db, {
+  const due = await insertHibernations(raw, await insertBareUsers(raw, n), now - 1000, () => now).finally(() =>
+    raw.close(),
+  )
+  await dispatchWebhookEvents(db) // the cursor starts after the set-up events
+  await createWebhookEndpoint(db, {
     url: `http://127.0.0.1:${port}/hook`,
     events: ['hibernation.completed'],
     secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
@@ -72,7 +64,7 @@ export const runWebhooks = async (ctx: Ctx, size: { count: number }): Promise<Sc
   for (let i = 0; i < due.length; i += 1000) await scheduleHibernationJobs(queue, due.slice(i, i + 1000))
   s.update('starting the worker')
   const worker = startWorker({
-    DB_PATH: dbPath,
+    ...databaseEnv(location),
     REDIS_URL: ctx.redisUrl,
     REDIS_PREFIX: prefix,
     WEBHOOK_ALLOW_PRIVATE: 'true',
@@ -115,7 +107,7 @@ export const runWebhooks = async (ctx: Ctx, size: { count: number }): Promise<Sc
     await worker.signal('SIGTERM')
     await queue.close()
     await redis.quit()
-    closeDb(db)
+    await closeDb(db)
     receiver.closeAllConnections()
     receiver.close()
   }

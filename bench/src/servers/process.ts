@@ -27,7 +27,7 @@ export type Sut = {
   port: number
   /** The process running the server code (below any tsx wrapper). */
   pid: number
-  /** SQLite statements the server has executed so far. */
+  /** Database statements the server has executed so far (SQLite or PostgreSQL). */
   queries(): Promise<number>
   output(): string
   stop(): Promise<void>
@@ -70,7 +70,7 @@ const wrap = async (
 }
 
 /**
- * The real API (apps/api) as a child process. With `countQueries`, a preload counts its SQLite
+ * The real API (apps/api) as a child process. With `countQueries`, a preload counts its database
  * statements (the wrapper is cheap, but only the idle scenario needs it).
  */
 export const startApi = async (env: Record<string, string>, options: { countQueries?: boolean } = {}): Promise<Sut> => {
