@@ -10,7 +10,12 @@ export type { Change, NewUser } from './sqlite/users.js'
 export { activeSecrets, deliveryJson } from './sqlite/webhooks.js'
 export { normalizeEmail } from './sqlite/users.js'
 export { PRUNE_BATCH } from './sqlite/events.js'
-export { ACTIVATION_EFFECTS, type ActivationContext } from './sqlite/activation.js'
+export {
+  ACTIVATION_EFFECTS,
+  type ActivationEffect,
+  type PostgresActivationContext,
+  type SqliteActivationContext,
+} from './activation.js'
 
 /** An open database: either backend, behind the same functions. */
 export type Db = Store
