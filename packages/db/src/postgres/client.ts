@@ -90,7 +90,16 @@ export const write = <T>(db: PgDb, fn: (w: Write) => Promise<T>): Promise<T> =>
     if (pending.length > 0) {
       const rows = await tx
         .insert(schema.events)
-        .values(pending.map((e) => ({ userId: e.userId, type: e.type, data: JSON.stringify(e.data), createdAt: e.createdAt })))
+        .values(
+          pending.map((e) => ({
+            // DEFAULT (null): the trigger assigns the id, in commit order.
+            id: sql`default`,
+            userId: e.userId,
+            type: e.type,
+            data: JSON.stringify(e.data),
+            createdAt: e.createdAt,
+          })),
+        )
         .returning({ id: schema.events.id })
       // The trigger numbers rows in the order they are inserted, which is the VALUES order.
       const ids = rows.map((r) => r.id).sort((a, b) => a - b)

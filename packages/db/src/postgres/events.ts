@@ -8,7 +8,13 @@ type Query = PgDb | PgTx
 type Row = typeof events.$inferSelect
 
 const toEvent = (row: Row) =>
-  ({ id: row.id, userId: row.userId, type: row.type, data: JSON.parse(row.data), createdAt: row.createdAt }) as DormantEvent
+  ({
+    id: row.id,
+    userId: row.userId,
+    type: row.type,
+    data: JSON.parse(row.data),
+    createdAt: row.createdAt,
+  }) as DormantEvent
 
 type ReadOptions = { userId?: string; upTo?: number; limit?: number }
 
@@ -40,7 +46,11 @@ export const readEventsJson = async (
   (await readRows(db, afterId, options)).map((row) => ({ id: row.id, type: row.type as EventType, data: row.data }))
 
 /** How many events (afterId, upTo] holds (for one user), counting no further than `limit`. */
-export const countEvents = async (db: PgDb, afterId: number, options: { userId?: string; upTo: number; limit: number }) => {
+export const countEvents = async (
+  db: PgDb,
+  afterId: number,
+  options: { userId?: string; upTo: number; limit: number },
+) => {
   const conditions = [gt(events.id, afterId), lte(events.id, options.upTo)]
   if (options.userId !== undefined) conditions.push(eq(events.userId, options.userId))
   const capped = db
@@ -81,7 +91,14 @@ export const markEvents = async (db: PgDb, now = Date.now()) => {
 
 /** The highest id marked at or before `before`; 0 when no mark is that old. */
 export const eventCutAt = async (db: PgDb, before: number): Promise<number> =>
-  Number((await db.select({ id: max(eventMarks.lastId) }).from(eventMarks).where(lte(eventMarks.at, before)))[0]?.id ?? 0)
+  Number(
+    (
+      await db
+        .select({ id: max(eventMarks.lastId) })
+        .from(eventMarks)
+        .where(lte(eventMarks.at, before))
+    )[0]?.id ?? 0,
+  )
 
 /** Serialises pruners: `eventsPrunedThrough` is read, then moved (a row that may not exist yet to lock). */
 const PRUNE_LOCK = 4672823917202003n
@@ -115,7 +132,10 @@ export const pruneEventsBatch = (db: PgDb, cut: number, limit = PRUNE_BATCH): Pr
 
 /** Drops the marks older than the newest one at or before `before`: that one is the next cut's floor. */
 export const trimEventMarks = async (db: PgDb, before: number) => {
-  const [row] = await db.select({ at: max(eventMarks.at) }).from(eventMarks).where(lte(eventMarks.at, before))
+  const [row] = await db
+    .select({ at: max(eventMarks.at) })
+    .from(eventMarks)
+    .where(lte(eventMarks.at, before))
   if (row?.at !== null && row?.at !== undefined) await db.delete(eventMarks).where(lt(eventMarks.at, Number(row.at)))
 }
 

@@ -106,8 +106,7 @@ export const listUsers = async (
   return { users: page, nextCursor: rows.length > options.limit ? (page.at(-1)?.email ?? null) : null }
 }
 
-export const countUsers = async (db: PgDb): Promise<number> =>
-  (await db.select({ n: count() }).from(users))[0]?.n ?? 0
+export const countUsers = async (db: PgDb): Promise<number> => (await db.select({ n: count() }).from(users))[0]?.n ?? 0
 
 export const createSession = async (
   db: PgDb,
@@ -133,7 +132,9 @@ export const findSession = async (
     .innerJoin(users, eq(users.id, sessions.userId))
     .leftJoin(hibernations, and(eq(hibernations.userId, users.id), eq(hibernations.status, 'scheduled')))
     .where(and(eq(sessions.tokenHash, tokenHash), gt(sessions.expiresAt, now)))
-  return row ? { sessionId: row.sessionId, expiresAt: row.expiresAt, user: toUserJson(row.user, row.hibernation) } : null
+  return row
+    ? { sessionId: row.sessionId, expiresAt: row.expiresAt, user: toUserJson(row.user, row.hibernation) }
+    : null
 }
 
 /** Deletes the session and records `session.revoked` in the same transaction; DELETE … RETURNING decides who revoked it. */

@@ -1,9 +1,9 @@
 import type { DormantEvent, UserJson } from '@dormant/core'
 import { and, asc, eq, gt, inArray } from 'drizzle-orm'
 import { ACTIVATION_EFFECTS, type SqliteActivationContext } from '../activation.js'
+import { newId } from '../ids.js'
 import type { SqliteDb as Db, Tx } from './client.js'
 import { write } from './client.js'
-import { newId } from '../ids.js'
 import { hibernations } from './schema.js'
 import { statements, touchUserWith } from './statements.js'
 
