@@ -9,13 +9,14 @@ import {
   type SseRecorder,
   tempDatabase,
   testBackend,
+  uniquePrefix,
 } from '@dormant/testing'
 import { afterAll, expect, inject, test } from 'vitest'
-import { type ApiProcess, spawnApi, systemEnv } from '../faults/support.js'
+import { ADMIN, type ApiProcess, spawnApi } from '../faults/support.js'
 
 const PROCESSES = 4
 const WRITERS = 2
-const CHANGES = 400
+const CHANGES = 250
 const USERS = 8
 
 /** An SSE id as a position: `<epoch>:<n>`, or a bare `<n>` from a server without epochs. */
@@ -57,8 +58,13 @@ const committed = async (location: string, afterId: number) => {
 
 test(`${PROCESSES} processes × ${WRITERS} writers on one ${testBackend()} database: every stream gets each event once, in order, versions consecutive`, async () => {
   const location = await tempDatabase()
-  const { DB_PATH: _unused, ...base } = systemEnv(inject('redisUrl'))
-  const env = { ...base, ...databaseEnv(location) }
+  const env = {
+    REDIS_URL: inject('redisUrl'),
+    REDIS_PREFIX: uniquePrefix('ord'),
+    ADMIN_EMAIL: ADMIN.email,
+    ADMIN_PASSWORD: ADMIN.password,
+    ...databaseEnv(location),
+  }
   const api = await spawnApi(env)
   procs.push(api)
   const users = await Promise.all(
@@ -81,8 +87,10 @@ test(`${PROCESSES} processes × ${WRITERS} writers on one ${testBackend()} datab
 
   const from = Math.min(...snapshots.map((s) => s.position))
   const rows = await committed(location, from)
-  expect(rows.length).toBeGreaterThanOrEqual(made.reduce((a, b) => a + b, 0))
-  expect(made.reduce((a, b) => a + b, 0)).toBeGreaterThan(1500)
+  const total = made.reduce((a, b) => a + b, 0)
+  expect(rows.length).toBeGreaterThanOrEqual(total)
+  console.log(`[measured] ${total} changes committed by ${PROCESSES * WRITERS} writers, ${rows.length} events`)
+  expect(total).toBeGreaterThan(1000)
 
   await Promise.all(
     users.map(async (u, i) => {
