@@ -109,4 +109,4 @@ test(`${PROCESSES} processes × ${WRITERS} writers on one ${testBackend()} datab
       expect(versions).toEqual(expected.map((_, k) => snapshot.version + 1 + k))
     }),
   )
-})
+}, 300_000)
