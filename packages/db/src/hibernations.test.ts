@@ -5,6 +5,7 @@ import {
   cancelHibernation,
   closeDb,
   completeHibernation,
+  completeHibernations,
   createUser,
   type Db,
   getUser,
@@ -109,5 +110,49 @@ describe('completeHibernation', () => {
     expect(await listTransactions(db, userId)).toHaveLength(1)
     expect(await getUser(db, userId)).toMatchObject({ goal: 1 })
     expect(await latestEventId(db)).toBe(before + 3)
+  })
+
+  test('a cancel racing the completion (two connections): exactly one of them takes effect', async () => {
+    const location = await tempDatabase()
+    const userId = await setup(location)
+    const other = await openDb(location)
+    dbs.push(other)
+    let completions = 0
+    for (let round = 0; round < 10; round++) {
+      const { hibernation } = await started(userId, 0)
+      const [completed, cancelled] = await Promise.all([
+        completeHibernation(db, hibernation.id, 2000),
+        cancelHibernation(other, userId),
+      ])
+      // Whichever committed first wins; the loser finds the hibernation no longer scheduled.
+      expect([completed.outcome, 'error' in cancelled]).toSatisfy(
+        ([outcome, refused]) => (outcome === 'completed') === refused,
+      )
+      if (completed.outcome === 'completed') completions++
+      else expect(completed).toEqual({ outcome: 'skipped', status: 'cancelled' })
+      expect((await getUser(db, userId))?.status).toBe('active')
+    }
+    // One history row per completion that won, none for the cancels.
+    expect(await listTransactions(db, userId)).toHaveLength(completions)
+  })
+
+  test('two batch completions over the same hibernations (two connections): each completes once', async () => {
+    const location = await tempDatabase()
+    await setup(location)
+    const other = await openDb(location)
+    dbs.push(other)
+    const ids: string[] = []
+    for (let i = 0; i < 6; i++) {
+      const created = await createUser(db, { email: `b${i}@example.com`, passwordHash: 'x', permissions: [] })
+      if ('error' in created) throw new Error(created.error)
+      ids.push((await started(created.user.id, 0)).hibernation.id)
+    }
+    const [one, two] = await Promise.all([
+      completeHibernations(db, ids, 2000),
+      completeHibernations(other, [...ids].reverse(), 2000),
+    ])
+    const completed = [...one, ...two].filter((o) => o.outcome === 'completed')
+    expect(completed).toHaveLength(ids.length)
+    expect(new Set(completed.map((o) => (o.outcome === 'completed' ? o.userId : ''))).size).toBe(ids.length)
   })
 })
