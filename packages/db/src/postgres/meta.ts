@@ -61,7 +61,9 @@ const clusterIdentity = async (db: PgDb) => {
   return parts.join('/')
 }
 
-const isPermissionDenied = (err: unknown) => (err as { code?: unknown })?.code === '42501'
+/** drizzle wraps the driver's error: its code is on the cause. */
+const isPermissionDenied = (err: unknown) =>
+  [err, (err as { cause?: unknown })?.cause].some((e) => (e as { code?: unknown })?.code === '42501')
 
 /** A short base-36 string: the random value, then 32 bits of a hash of the cluster's identity. */
 const combine = (value: number, identity: string) => {
