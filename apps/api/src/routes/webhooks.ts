@@ -174,7 +174,11 @@ export const webhooksRoutes = (deps: Deps) => {
         throw new AppError('validation_failed', `url: ${err.message}`, [{ path: ['url'], message: err.message }])
       }
       const secret = newWebhookSecret()
-      const endpoint = await createWebhookEndpoint(deps.db, { url: body.url, events: [...new Set(body.events)], secret })
+      const endpoint = await createWebhookEndpoint(deps.db, {
+        url: body.url,
+        events: [...new Set(body.events)],
+        secret,
+      })
       return c.json({ endpoint, secret }, 201)
     })
     .openapi(remove, async (c) => {
@@ -192,7 +196,10 @@ export const webhooksRoutes = (deps: Deps) => {
       const { id } = c.req.valid('param')
       await mustExist(id)
       const { limit, cursor } = c.req.valid('query')
-      return c.json(await listWebhookDeliveries(deps.db, id, limit, cursor === undefined ? undefined : Number(cursor)), 200)
+      return c.json(
+        await listWebhookDeliveries(deps.db, id, limit, cursor === undefined ? undefined : Number(cursor)),
+        200,
+      )
     })
     .openapi(retry, async (c) => {
       const { id, deliveryId } = c.req.valid('param')
