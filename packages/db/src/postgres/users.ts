@@ -1,5 +1,5 @@
 import type { DormantEvent, Permission, UserJson } from '@dormant/core'
-import { and, count, desc, eq, gt, inArray, lte, or, sql } from 'drizzle-orm'
+import { and, count, desc, eq, gt, getTableColumns, inArray, lte, or, sql } from 'drizzle-orm'
 import { newId } from '../ids.js'
 import type { Change, NewUser } from '../sqlite/users.js'
 import { normalizeEmail, toUserJson } from '../sqlite/users.js'
@@ -8,6 +8,7 @@ import { latestEventId } from './events.js'
 import { hibernations, sessions, transactions, users } from './schema.js'
 
 type Query = PgDb | PgTx
+type UserInsert = typeof users.$inferInsert
 
 const userWithHibernation = (q: Query) =>
   q
@@ -24,19 +25,37 @@ export const getUser = async (q: Query, id: string): Promise<UserJson | null> =>
  * Bumps the user's version with `changes` and records `user.updated` with the user as it is
  * now. Every change to a user ends with this, inside its transaction.
  */
-export const touchUser = async (
+export const touchUser = async (w: Write, userId: string, now: number, changes: Partial<UserInsert> = {}) => {
+  const event = await touchUserIfAny(w, userId, now, changes)
+  if (!event) throw new Error(`user ${userId} vanished inside its own transaction`)
+  return event
+}
+
+/** The user's scheduled hibernation, as a subquery of a statement on `users`. */
+const scheduledHibernation = sql<{ id: string; startedAt: number; endsAt: number } | null>`(
+  select json_build_object('id', h.id, 'startedAt', h.started_at, 'endsAt', h.ends_at)
+    from ${hibernations} h where h.user_id = ${users.id} and h.status = 'scheduled' limit 1)`
+
+/**
+ * `touchUser` in one statement: the UPDATE locks the row and returns the user as it is now,
+ * its scheduled hibernation included. Null when there is no such user. Each round trip
+ * inside a write costs as much as the commit's own work here (docs/performance.md).
+ */
+export const touchUserIfAny = async (
   { tx, record }: Write,
   userId: string,
   now: number,
-  changes: Partial<typeof users.$inferInsert> = {},
-): Promise<DormantEvent> => {
-  await tx
+  changes: Partial<UserInsert> = {},
+): Promise<DormantEvent | null> => {
+  const [row] = await tx
     .update(users)
     .set({ ...changes, version: sql`${users.version} + 1`, updatedAt: now })
     .where(eq(users.id, userId))
-  const user = await getUser(tx, userId)
-  if (!user) throw new Error(`user ${userId} vanished inside its own transaction`)
-  return record(userId, 'user.updated', { user }, now)
+    .returning({ ...getTableColumns(users), hibernation: scheduledHibernation })
+  if (!row) return null
+  const { hibernation, ...user } = row
+  const json = toUserJson(user, hibernation as Parameters<typeof toUserJson>[1])
+  return record(userId, 'user.updated', { user: json }, now)
 }
 
 /** The user's status, its row locked: changes to one user (start, cancel, complete) take turns. */
@@ -80,11 +99,11 @@ export const findLoginByEmail = async (db: PgDb, email: string) =>
       .where(eq(users.email, normalizeEmail(email)))
   )[0] ?? null
 
-/** The user row is locked (FOR UPDATE) first, as in every change to a user: concurrent changes take turns. */
+/** The UPDATE locks the user row: concurrent changes to one user take turns. */
 export const setPermissions = (db: PgDb, userId: string, permissions: readonly Permission[], now = Date.now()) =>
   write(db, async (w): Promise<Change | null> => {
-    if (!(await lockUser(w.tx, userId))) return null
-    return changeOf(await touchUser(w, userId, now, { permissions: [...new Set(permissions)].sort() }))
+    const event = await touchUserIfAny(w, userId, now, { permissions: [...new Set(permissions)].sort() })
+    return event ? changeOf(event) : null
   })
 
 /** Pages through users ordered by email (bytewise, as on SQLite); `cursor` is the last email of the previous page. */
