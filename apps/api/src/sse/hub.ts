@@ -202,7 +202,10 @@ export class StreamHub {
       await this.background('events table check', async () => {
         const [latest, epoch] = await Promise.all([latestEventId(this.db), streamEpoch(this.db)])
         if (epoch !== this.epoch) {
-          this.log.warn({ from: this.epoch, to: epoch, streams: this.size }, 'the event epoch changed; ending every stream')
+          this.log.warn(
+            { from: this.epoch, to: epoch, streams: this.size },
+            'the event epoch changed; ending every stream',
+          )
           this.epoch = epoch
           this.lastId = latest
           for (const slot of this.wheel) for (const conn of [...slot]) conn.end()
