@@ -102,7 +102,7 @@ describe.runIf(testBackend() === 'postgres')('PostgreSQL: positions in commit or
       await Promise.all([a.end(), b.end(), reader.end()])
       await child.signal('SIGTERM')
     }
-  })
+  }, 90_000)
 
   test('a rolled-back transaction leaves a hole the stream passes without a reset, live and on replay', async ({
     api,
