@@ -1,4 +1,13 @@
-import { closeDb, eventsPrunedThrough, openDb, pruneEvents, readEvents, setPermissions } from '@dormant/db'
+import {
+  closeDb,
+  eventsPrunedThrough,
+  latestEventId,
+  newStreamEpoch,
+  openDb,
+  pruneEvents,
+  readEvents,
+  setPermissions,
+} from '@dormant/db'
 import { databaseEnv, type SseFrame, type SseRecorder, streamPosition } from '@dormant/testing'
 import { describe, expect } from 'vitest'
 import { startTestApi, type TestApi, test } from '../testing.js'
@@ -164,5 +173,33 @@ describe('replay beyond retention', () => {
     expect((snapshotOf(stream).data as Snapshot).reset).toBe(true)
     await api.grant(user.id, ['reports.view'])
     await stream.untilEvents(1, 'user.updated')
+  })
+})
+
+describe('a new epoch', () => {
+  test('a restored or failed-over database (new epoch) ends every stream; an id of the old epoch gets a reset in the new one', async () => {
+    const api = await startTestApi({ EVENTS_CHECK_MS: '200' })
+    try {
+      const user = await api.newUser()
+      await api.grant(user.id, ['reports.view'])
+      const stream = api.stream(user.cookie)
+      const admin = api.stream(await api.adminCookie(), { admin: true })
+      await Promise.all([stream.untilEvents(1, 'snapshot'), admin.untilEvents(1, 'snapshot')])
+      const old = snapshotOf(stream).id as string
+
+      const epoch = await newStreamEpoch(api.deps.db)
+      await Promise.all([stream.closedByServer(5000), admin.closedByServer(5000)])
+      expect(api.deps.hub.epoch).toBe(epoch)
+
+      const again = api.stream(user.cookie, { lastEventId: old })
+      await again.untilEvents(1, 'snapshot')
+      expect((snapshotOf(again).data as Snapshot).reset).toBe(true)
+      expect(snapshotOf(again).id).toBe(`${epoch}:${await latestEventId(api.deps.db)}`)
+      await api.grant(user.id, ['reports.export'])
+      await again.untilEvents(1, 'user.updated')
+      expect(again.events('user.updated')[0]?.id).toMatch(new RegExp(`^${epoch}:\\d+$`))
+    } finally {
+      await api.stop()
+    }
   })
 })
