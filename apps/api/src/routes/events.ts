@@ -24,7 +24,7 @@ type Cursor = { epoch?: string; n: number }
 /** The client's `Last-Event-ID` (or `?lastEventId=`); 'unknown' for one no server of ours wrote. */
 const parseCursor = (raw: string | undefined): Cursor | 'unknown' | undefined => {
   if (raw === undefined || raw === '') return undefined
-  const match = /^(?:([0-9a-z]{1,16}):)?(\d{1,15})$/.exec(raw)
+  const match = /^(?:([0-9a-z]{1,32}):)?(\d{1,15})$/.exec(raw)
   if (!match) return 'unknown'
   return { epoch: match[1], n: Number(match[2]) }
 }

@@ -89,13 +89,14 @@ describe('slow clients', () => {
       socket.once('error', reject)
     })
 
+  // Up to thousands of commits, each a round trip on PostgreSQL: more time than the default.
   test('a stream whose client stops reading is closed past SSE_BUFFER_LIMIT_BYTES; others keep being served', async () => {
     const api = await startTestApi({ SSE_BUFFER_LIMIT_BYTES: '65536' })
     try {
       const slow = await api.newUser()
       const healthy = await api.newUser()
-      // A long name makes every user.updated frame about 1 KB.
-      await setName(api, slow.id, 'x'.repeat(800))
+      // A long name makes every user.updated frame about 8 KB: fewer commits fill the buffers.
+      await setName(api, slow.id, 'x'.repeat(8000))
       const stalled = await stalledClient(api, slow.cookie)
       const reader = api.stream(healthy.cookie)
       await reader.untilEvents(1, 'snapshot')
@@ -121,7 +122,7 @@ describe('slow clients', () => {
     } finally {
       await api.stop()
     }
-  })
+  }, 60_000)
 })
 
 describe('revoked sessions', () => {
