@@ -2,7 +2,7 @@ import { countEvents, eventsPrunedThrough } from '@dormant/db'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import type { Context } from 'hono'
 import { Hono } from 'hono'
-import { requireAdmin, requireSession } from '../auth/session.js'
+import { loadSession, requireAdmin, requireSession } from '../auth/session.js'
 import type { AppEnv } from '../context.js'
 import type { Deps } from '../deps.js'
 import { AppError } from '../errors.js'
@@ -88,6 +88,12 @@ const openStream = async (c: Context<AppEnv>, deps: Deps, scope: { userId: strin
 
   try {
     const opening = await hub.opening(session.user.id)
+    // A logout committed after the session was read may have reached the hub before the
+    // stream registered: read the session again, now that any later one will reach it.
+    if (!(await loadSession(c, deps))) {
+      conn.end()
+      return RESPONSE_ALREADY_SENT
+    }
     const user = opening.user ?? session.user
     conn.readsTransactions = readsTransactions(user)
     const resumes = cursor !== undefined && (await canReplay(deps, cursor, opening, userId))
@@ -101,7 +107,10 @@ const openStream = async (c: Context<AppEnv>, deps: Deps, scope: { userId: strin
     }
     conn.writeOpening(frames)
     conn.open(from)
-    await replay(db, conn, { after: from, upTo: opening.position, epoch: opening.epoch, userId })
+    replay(db, conn, { after: from, upTo: opening.position, epoch: opening.epoch, userId }).catch((err) => {
+      log.error({ err, sessionId, requestId }, 'replay failed; closing the stream')
+      conn.destroy()
+    })
   } catch (err) {
     log.error({ err, sessionId, requestId }, 'stream opening failed; closing the stream')
     conn.destroy()
