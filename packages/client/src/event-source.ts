@@ -4,8 +4,8 @@ export const EVENT_TYPES = ['snapshot', 'user.updated', 'transaction.created', '
 
 export type SourceOptions = {
   url: string
-  /** Read at each (re)connect: a new EventSource resumes after this id. */
-  lastEventId: () => number | null
+  /** Read at each (re)connect: a new EventSource resumes after this id (sent back as it came). */
+  lastEventId: () => string | null
   onFrame: (frame: StreamFrame) => void
   onConnection: (state: 'live' | 'reconnecting') => void
   /** The session is gone (checked when the browser gave up on the stream). */
@@ -41,9 +41,12 @@ export const openResilientSource = (options: SourceOptions) => {
     if (closed) return
     const last = options.lastEventId()
     const sep = options.url.includes('?') ? '&' : '?'
-    const es = new EventSource(last === null ? options.url : `${options.url}${sep}lastEventId=${last}`, {
-      withCredentials: true,
-    })
+    const es = new EventSource(
+      last === null ? options.url : `${options.url}${sep}lastEventId=${encodeURIComponent(last)}`,
+      {
+        withCredentials: true,
+      },
+    )
     source = es
     for (const type of EVENT_TYPES) {
       es.addEventListener(type, (e) => {
@@ -55,7 +58,7 @@ export const openResilientSource = (options: SourceOptions) => {
           return
         }
         // A frame without `id:` reports the previous id: harmless, ids only move forward.
-        const id = lastEventId === '' ? undefined : Number(lastEventId)
+        const id = lastEventId === '' ? undefined : lastEventId
         options.onFrame({ type, id, data: parsed } as StreamFrame)
       })
     }

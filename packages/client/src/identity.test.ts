@@ -29,9 +29,9 @@ const apply = (frames: StreamFrame[], from: StreamState = initialState()) => fra
 /** A's state as a tab holds it: snapshot, two history rows (one live, one fetched), a feed. */
 const stateOfA = () => {
   const state = apply([
-    { type: 'snapshot', id: 10, data: { user: person('usr_a', 3) } },
-    { type: 'transaction.created', id: 11, data: { transaction: txn('txn_a1') } },
-    { type: 'user.updated', id: 12, data: { user: person('usr_a', 4) } },
+    { type: 'snapshot', id: 'e:10', data: { user: person('usr_a', 3) } },
+    { type: 'transaction.created', id: 'e:11', data: { transaction: txn('txn_a1') } },
+    { type: 'user.updated', id: 'e:12', data: { user: person('usr_a', 4) } },
   ])
   return { ...state, transactions: [...state.transactions, txn('txn_a2')], connection: 'live' as const }
 }
@@ -45,22 +45,22 @@ const holdsNothingOfA = (state: StreamState) => {
 describe('a change of user in the state', () => {
   test("another user's snapshot drops every row, user, feed entry and position of the previous one", () => {
     const a = stateOfA()
-    const b = applyFrame(a, { type: 'snapshot', id: 20, data: { user: person('usr_b') } })
+    const b = applyFrame(a, { type: 'snapshot', id: 'e:20', data: { user: person('usr_b') } })
     holdsNothingOfA(b)
     expect(b.user?.id).toBe('usr_b')
     expect(b.users).toEqual({ usr_b: person('usr_b') })
     expect(b.transactions).toEqual([])
     expect(b.feed).toEqual([])
-    expect(b.lastEventId).toBe(20)
+    expect(b.lastEventId).toBe('e:20')
     // History is refetched for the new user: the epoch moved on.
     expect(b.epoch).toBeGreaterThan(a.epoch)
   })
 
   test("another user's snapshot at a lower id still replaces the position (ids are not per user)", () => {
-    const b = applyFrame(stateOfA(), { type: 'snapshot', id: 5, data: { user: person('usr_b') } })
-    expect(b.lastEventId).toBe(5)
+    const b = applyFrame(stateOfA(), { type: 'snapshot', id: 'e:5', data: { user: person('usr_b') } })
+    expect(b.lastEventId).toBe('e:5')
     // The next event after 5 is applied, not skipped as "already seen" by A's position.
-    const next = applyFrame(b, { type: 'transaction.created', id: 6, data: { transaction: txn('txn_b1') } })
+    const next = applyFrame(b, { type: 'transaction.created', id: 'e:6', data: { transaction: txn('txn_b1') } })
     expect(next.transactions.map((t) => t.id)).toEqual(['txn_b1'])
   })
 
@@ -72,7 +72,7 @@ describe('a change of user in the state', () => {
 
   test('the same user in a new snapshot keeps their rows', () => {
     const a = stateOfA()
-    const again = applyFrame(a, { type: 'snapshot', id: 13, data: { user: person('usr_a', 4) } })
+    const again = applyFrame(a, { type: 'snapshot', id: 'e:13', data: { user: person('usr_a', 4) } })
     expect(again.transactions).toBe(a.transactions)
     expect(again.epoch).toBe(a.epoch)
   })
@@ -80,8 +80,8 @@ describe('a change of user in the state', () => {
   test("a follower never merges another user's state, whichever way round", () => {
     const a = stateOfA()
     const b = apply([
-      { type: 'snapshot', id: 20, data: { user: person('usr_b') } },
-      { type: 'transaction.created', id: 21, data: { transaction: txn('txn_b1') } },
+      { type: 'snapshot', id: 'e:20', data: { user: person('usr_b') } },
+      { type: 'transaction.created', id: 'e:21', data: { transaction: txn('txn_b1') } },
     ])
     expect(mergeState(b, a)).toBe(b)
     expect(mergeState(a, b)).toBe(a)

@@ -1,9 +1,32 @@
 import type { EventPayloads, TransactionJson, UserJson } from '@dormant/core'
 
-/** One SSE frame as received (or relayed from the leader tab). */
+/**
+ * One SSE frame as received (or relayed from the leader tab). Its id is the server's,
+ * `<epoch>:<position>`, kept as the text to send back (see `parseEventId`).
+ */
 export type StreamFrame =
-  | { type: 'snapshot'; id?: number; data: { user: UserJson; reset?: boolean } }
-  | { [K in keyof EventPayloads]: { type: K; id?: number; data: EventPayloads[K] } }[keyof EventPayloads]
+  | { type: 'snapshot'; id?: string; data: { user: UserJson; reset?: boolean } }
+  | { [K in keyof EventPayloads]: { type: K; id?: string; data: EventPayloads[K] } }[keyof EventPayloads]
+
+/**
+ * An event id: the position of the event in the database's commit order, and the epoch of
+ * those positions (a restored or failed-over database starts a new one, so one position can
+ * name two events only across epochs). A bare `<n>` has the empty epoch. Null for an id the
+ * server did not write.
+ */
+export const parseEventId = (id: string): { epoch: string; position: number } | null => {
+  const match = /^(?:([0-9a-z]+):)?(\d{1,15})$/.exec(id)
+  return match ? { epoch: match[1] ?? '', position: Number(match[2]) } : null
+}
+
+/**
+ * How `a` compares with `b` in commit order (negative: before), or undefined when they
+ * cannot be compared: different epochs, or not ids of ours.
+ */
+export const compareEventIds = (a: string, b: string): number | undefined => {
+  const [x, y] = [parseEventId(a), parseEventId(b)]
+  return x && y && x.epoch === y.epoch ? x.position - y.position : undefined
+}
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting'
 
@@ -16,8 +39,8 @@ export type StreamState = {
   transactions: readonly TransactionJson[]
   /** Recent frames with ids, newest first, for activity feeds. */
   feed: readonly StreamFrame[]
-  /** Highest event id applied; a new stream resumes after it. */
-  lastEventId: number | null
+  /** Id of the latest event applied (in the epoch last adopted); a new stream resumes after it. */
+  lastEventId: string | null
   /** Bumped by a `reset` snapshot: events were missed, so derived data must be refetched. */
   epoch: number
   connection: ConnectionState
@@ -70,8 +93,10 @@ const withUser = (state: StreamState, user: UserJson): StreamState => {
  */
 export const applyFrame = (state: StreamState, frame: StreamFrame): StreamState => {
   if (frame.id !== undefined && state.lastEventId !== null && frame.type !== 'snapshot') {
-    // Already applied (a replay overlapping what a relay delivered): nothing to do.
-    if (frame.id <= state.lastEventId) return state
+    // Already applied (a replay overlapping what a relay delivered), or of an epoch this
+    // state has left (a late relay from before a reset): nothing to do. Only a snapshot
+    // moves the stream to another epoch.
+    if ((compareEventIds(frame.id, state.lastEventId) ?? 0) <= 0) return state
   }
   let next: StreamState
   switch (frame.type) {
@@ -98,9 +123,12 @@ export const applyFrame = (state: StreamState, frame: StreamFrame): StreamState 
       next = state
   }
   if (frame.id !== undefined) {
-    const lastEventId =
-      frame.type === 'snapshot' && frame.data.reset ? frame.id : Math.max(state.lastEventId ?? 0, frame.id)
-    next = { ...next, lastEventId }
+    // A snapshot's id adopts its epoch; within one epoch the id only moves forward.
+    const adopt =
+      state.lastEventId === null ||
+      (frame.type === 'snapshot' && frame.data.reset) ||
+      (compareEventIds(frame.id, state.lastEventId) ?? (frame.type === 'snapshot' ? 1 : 0)) > 0
+    next = { ...next, lastEventId: adopt ? frame.id : state.lastEventId }
     if (frame.type !== 'snapshot') next = { ...next, feed: [frame, ...next.feed].slice(0, FEED_LIMIT) }
   }
   return next
@@ -117,7 +145,7 @@ export const mergeState = (local: StreamState, remote: StreamState): StreamState
   const user = remote.user ? newerUser(next.user, remote.user) : next.user
   const ids = new Set(next.feed.map((f) => f.id))
   const feed = [...next.feed, ...remote.feed.filter((f) => !ids.has(f.id))]
-    .sort((a, b) => (b.id ?? 0) - (a.id ?? 0))
+    .sort((a, b) => positionOf(b) - positionOf(a))
     .slice(0, FEED_LIMIT)
   return {
     ...next,
@@ -125,6 +153,18 @@ export const mergeState = (local: StreamState, remote: StreamState): StreamState
     users,
     feed,
     transactions: mergeTransactions(next.transactions, remote.transactions),
-    lastEventId: Math.max(next.lastEventId ?? 0, remote.lastEventId ?? 0) || next.lastEventId || remote.lastEventId,
+    lastEventId: laterId(next.lastEventId, remote.lastEventId, remote.epoch > local.epoch),
   }
+}
+
+const positionOf = (frame: StreamFrame) => (frame.id === undefined ? 0 : (parseEventId(frame.id)?.position ?? 0))
+
+/**
+ * The later of two resume ids. Ids of different epochs cannot be ordered: the one of the
+ * state that was reset last wins (`remoteIsNewer`), since a reset adopts the current epoch.
+ */
+const laterId = (local: string | null, remote: string | null, remoteIsNewer: boolean) => {
+  if (local === null || remote === null) return local ?? remote
+  const order = compareEventIds(remote, local)
+  return (order === undefined ? remoteIsNewer : order > 0) ? remote : local
 }

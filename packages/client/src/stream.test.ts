@@ -23,7 +23,7 @@ class FakeSource {
   close() {
     this.readyState = FakeSource.CLOSED
   }
-  emit(type: string, data: unknown, id?: number) {
+  emit(type: string, data: unknown, id?: string) {
     this.listeners.get(type)?.({ data: JSON.stringify(data), lastEventId: id === undefined ? '' : String(id) })
   }
 }
@@ -80,7 +80,7 @@ afterEach(() => {
 const streamOfA = async () => {
   const s = open()
   await vi.waitFor(() => expect(FakeSource.opened).toHaveLength(1))
-  latest().emit('snapshot', { user: person('usr_a') }, 10)
+  latest().emit('snapshot', { user: person('usr_a') }, 'e:10')
   s.addTransactions([row('txn_a1')], s.getState().epoch)
   expect(s.getState().transactions).toHaveLength(1)
   return s
@@ -107,7 +107,7 @@ describe('the stream on a change of user', () => {
     // History A asked for before the change arrives late: refused.
     s.addTransactions([row('txn_a2')], epochOfA)
     expect(s.getState().transactions).toEqual([])
-    latest().emit('snapshot', { user: person('usr_b') }, 12)
+    latest().emit('snapshot', { user: person('usr_b') }, 'e:12')
     expect(s.getState().user?.id).toBe('usr_b')
     expect(signOuts).toBe(0)
   })
@@ -115,7 +115,7 @@ describe('the stream on a change of user', () => {
   test("a snapshot of someone else on A's connection drops A's state and is announced", async () => {
     const s = await streamOfA()
     sessionUser = 'usr_b'
-    latest().emit('snapshot', { user: person('usr_b') }, 11)
+    latest().emit('snapshot', { user: person('usr_b') }, 'e:11')
     expect(s.getState().transactions).toEqual([])
     expect(s.getState().user).toBeNull()
     await vi.waitFor(() => expect(heard).toContainEqual({ kind: 'user', userId: 'usr_b' }))

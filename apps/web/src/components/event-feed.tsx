@@ -1,4 +1,4 @@
-import type { StreamFrame } from '@dormant/client'
+import { parseEventId, type StreamFrame } from '@dormant/client'
 
 const summary = (frame: StreamFrame) => {
   switch (frame.type) {
@@ -24,7 +24,8 @@ export const EventFeed = ({ feed }: { feed: readonly StreamFrame[] }) => (
       <ol class="feed" data-testid="event-feed">
         {feed.map((frame) => (
           <li key={frame.id}>
-            <span class="feed-id">#{frame.id}</span> <code>{frame.type}</code>
+            <span class="feed-id">#{(frame.id && parseEventId(frame.id)?.position) ?? frame.id}</span>{' '}
+            <code>{frame.type}</code>
             <span class="feed-summary">{summary(frame)}</span>
           </li>
         ))}
