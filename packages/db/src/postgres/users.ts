@@ -31,10 +31,10 @@ export const touchUser = async (w: Write, userId: string, now: number, changes: 
   return event
 }
 
-/** The user's scheduled hibernation, as a subquery of a statement on `users`. */
+/** The user's scheduled hibernation, as a subquery of a statement on `users` ("users"."id" qualified: bare, it would be h.id). */
 const scheduledHibernation = sql<{ id: string; startedAt: number; endsAt: number } | null>`(
   select json_build_object('id', h.id, 'startedAt', h.started_at, 'endsAt', h.ends_at)
-    from ${hibernations} h where h.user_id = ${users.id} and h.status = 'scheduled' limit 1)`
+    from ${hibernations} h where h.user_id = "users"."id" and h.status = 'scheduled' limit 1)`
 
 /**
  * `touchUser` in one statement: the UPDATE locks the row and returns the user as it is now,
