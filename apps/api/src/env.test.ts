@@ -1,6 +1,7 @@
+import { databaseLocation, redactUrl } from '@dormant/core'
 import { databaseEnv, spawnApp, tempDatabase, testBackend, uniquePrefix } from '@dormant/testing'
 import { describe, expect, inject, test } from 'vitest'
-import { databaseLocation, loadApiConfig, redactUrl } from './env.js'
+import { loadApiConfig } from './env.js'
 
 const SECRET = 'hunter2-not-for-logs'
 

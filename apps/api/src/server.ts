@@ -7,8 +7,10 @@ import {
   createLogger,
   createWebhookQueue,
   type DeploymentClash,
+  databaseLocation,
   guardDeployment,
   type Logger,
+  redactUrl,
 } from '@dormant/core'
 import { closeDb, deploymentId, openDb } from '@dormant/db'
 import { serve } from '@hono/node-server'
@@ -17,7 +19,7 @@ import { createLoginLimiter } from './auth/rate-limit.js'
 import { ensureAdmin } from './bootstrap.js'
 import { answerClientErrors } from './client-error.js'
 import type { Deps } from './deps.js'
-import { type ApiConfig, databaseLocation, redactUrl } from './env.js'
+import type { ApiConfig } from './env.js'
 import { createMetrics } from './metrics.js'
 import { StreamHub } from './sse/hub.js'
 import { subscribeHub } from './sse/subscriber.js'

@@ -1,7 +1,7 @@
-import { createLogger } from '@dormant/core'
+import { createLogger, databaseLocation } from '@dormant/core'
 import { type ApiClient, apiClient, databaseEnv, tempDatabase, uniquePrefix } from '@dormant/testing'
 import { test as base, inject } from 'vitest'
-import { databaseLocation, loadApiConfig } from './env.js'
+import { loadApiConfig } from './env.js'
 import { type RunningApi, startApi } from './server.js'
 
 export const ADMIN = { email: 'admin@example.com', password: 'admin-password' }

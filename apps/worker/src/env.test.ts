@@ -1,6 +1,7 @@
+import { databaseLocation, redactUrl } from '@dormant/core'
 import { databaseEnv, spawnApp, tempDatabase, testBackend, uniquePrefix } from '@dormant/testing'
 import { describe, expect, inject, test } from 'vitest'
-import { databaseLocation, loadWorkerConfig, withoutPassword } from './env.js'
+import { loadWorkerConfig } from './env.js'
 
 describe('worker configuration', () => {
   test('defaults', () => {
@@ -29,9 +30,9 @@ describe('worker configuration', () => {
     expect(databaseLocation(loadWorkerConfig({ DATABASE_URL: url, DB_PATH: '/var/x.db' }))).toBe(url)
     expect(databaseLocation(loadWorkerConfig({ DB_PATH: '/var/x.db' }))).toBe('/var/x.db')
     expect(databaseLocation(loadWorkerConfig({ DATABASE_URL: 'postgresql://h/db' }))).toBe('postgresql://h/db')
-    expect(withoutPassword(url)).toBe('postgres://dormant:***@db.internal:5432/dormant')
-    expect(withoutPassword('./data/dormant.db')).toBe('./data/dormant.db')
-    expect(withoutPassword('redis://:hunter2@cache:6379')).toBe('redis://:***@cache:6379')
+    expect(redactUrl(url)).toBe('postgres://dormant:***@db.internal:5432/dormant')
+    expect(redactUrl('./data/dormant.db')).toBe('./data/dormant.db')
+    expect(redactUrl('redis://:hunter2@cache:6379')).toBe('redis://:***@cache:6379')
 
     const worker = spawnApp('worker', { DATABASE_URL: 'mysql://dormant:s3cret@db.internal/dormant' })
     expect(await worker.exited).toBe(1)

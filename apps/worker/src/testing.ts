@@ -3,6 +3,7 @@ import {
   connectRedis,
   createHibernationQueue,
   createLogger,
+  databaseLocation,
   eventsChannel,
   type HibernationQueue,
 } from '@dormant/core'
@@ -10,7 +11,7 @@ import { closeDb, createUser, type Db, deploymentId, openDb, startHibernation } 
 import { databaseEnv, tempDatabase, uniquePrefix, waitFor } from '@dormant/testing'
 import type { Redis } from 'ioredis'
 import { test as base, inject } from 'vitest'
-import { databaseLocation, loadWorkerConfig, type WorkerConfig } from './env.js'
+import { loadWorkerConfig, type WorkerConfig } from './env.js'
 
 export const silentLog = () => createLogger('worker-test', process.env.TEST_LOG_LEVEL ?? 'silent')
 

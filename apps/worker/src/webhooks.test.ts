@@ -1,4 +1,4 @@
-import { connectRedis, enqueueDeliveries, newWebhookSecret } from '@dormant/core'
+import { connectRedis, databaseLocation, enqueueDeliveries, newWebhookSecret } from '@dormant/core'
 import {
   closeDb,
   createWebhookEndpoint,
@@ -12,7 +12,7 @@ import {
 } from '@dormant/db'
 import { databaseEnv, startReceiver, startRedisServer, tempDatabase, uniquePrefix, waitFor } from '@dormant/testing'
 import { expect } from 'vitest'
-import { databaseLocation, loadWorkerConfig, type WorkerConfig } from './env.js'
+import { loadWorkerConfig, type WorkerConfig } from './env.js'
 import { silentLog, test } from './testing.js'
 import { commitUserChange } from './webhook-test-support.js'
 import { startWebhooks } from './webhooks.js'

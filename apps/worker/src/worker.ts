@@ -3,16 +3,18 @@ import {
   createEventPublisher,
   createHibernationQueue,
   type DeploymentClash,
+  databaseLocation,
   guardDeployment,
   HIBERNATION_QUEUE,
   type HibernationJob,
   type Logger,
+  redactUrl,
   redisSafetyWarnings,
 } from '@dormant/core'
 import { closeDb, deploymentId, openDb } from '@dormant/db'
 import { Worker } from 'bullmq'
 import { hibernationProcessor } from './complete-hibernation.js'
-import { databaseLocation, type WorkerConfig, withoutPassword } from './env.js'
+import type { WorkerConfig } from './env.js'
 import { startHousekeeping } from './housekeeping.js'
 import { startReconciler } from './reconcile.js'
 import { startWebhooks } from './webhooks.js'
@@ -64,8 +66,7 @@ export const startWorker = async (
     throw err
   })
   try {
-    for (const warning of await redisSafetyWarnings(redis))
-      log.warn({ redis: withoutPassword(config.REDIS_URL) }, warning)
+    for (const warning of await redisSafetyWarnings(redis)) log.warn({ redis: redactUrl(config.REDIS_URL) }, warning)
   } catch (err) {
     // Managed Redis services often forbid CONFIG; the check is advice, not a requirement.
     log.warn({ err }, 'could not read Redis settings (CONFIG GET); check maxmemory-policy and persistence yourself')
@@ -106,7 +107,7 @@ export const startWorker = async (
       concurrency: config.WORKER_CONCURRENCY,
       prefix: config.REDIS_PREFIX,
       deployment,
-      database: withoutPassword(databaseLocation(config)),
+      database: redactUrl(databaseLocation(config)),
       reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
     },
     'worker ready',

@@ -9,6 +9,18 @@ export const commonEnv = {
     .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only')
     .default('dormant'),
   DB_PATH: z.string().min(1).default('./data/dormant.db'),
+  /**
+   * `postgres://user:password@host:port/database`: PostgreSQL instead of the SQLite file at
+   * DB_PATH (several hosts, one database). The message never repeats the value, which holds
+   * the password.
+   */
+  DATABASE_URL: z
+    .string()
+    .refine(
+      (value) => URL.canParse(value) && /^postgres(ql)?:\/\//.test(value),
+      'must be a postgres:// URL, as in postgres://user:password@host:5432/database',
+    )
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }
 
@@ -29,4 +41,17 @@ export const loadConfig = <S extends z.ZodRawShape>(
   const lines = result.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`)
   process.stderr.write(`Invalid configuration:\n${lines.join('\n')}\n`)
   process.exit(1)
+}
+
+/** What `openDb` opens: DATABASE_URL when set, else the SQLite file at DB_PATH. */
+export const databaseLocation = (config: { DATABASE_URL?: string | undefined; DB_PATH: string }) =>
+  config.DATABASE_URL ?? config.DB_PATH
+
+/** A database location or service URL fit for logs: any password in it is masked. */
+export const redactUrl = (location: string) => {
+  if (!URL.canParse(location)) return location
+  const url = new URL(location)
+  if (!url.password) return location
+  url.password = '***'
+  return url.toString()
 }

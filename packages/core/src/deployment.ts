@@ -26,8 +26,9 @@ export class DeploymentClash extends Error {
   constructor(prefix: string, mine: string, owner: string) {
     super(
       `REDIS_PREFIX "${prefix}" belongs to another deployment (identity ${owner}; this process's database says ${mine}). ` +
-        'Two deployments, or an API and a worker that open different database files (check DB_PATH: a relative ' +
-        'path depends on the working directory), share one Redis prefix. Give each deployment its own REDIS_PREFIX. ' +
+        'Two deployments, or an API and a worker that open different databases (check DATABASE_URL, or DB_PATH: a ' +
+        'relative path depends on the working directory), share one Redis prefix. Give each deployment its own ' +
+        'REDIS_PREFIX. ' +
         `(A claim of a deployment whose processes all stopped lapses ${DEPLOYMENT_CLAIM_TTL_MS / 1000} s after the last one.)`,
     )
     this.name = 'DeploymentClash'
