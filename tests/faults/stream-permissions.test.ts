@@ -28,7 +28,8 @@ test('transaction.created follows transactions.read on live streams and replays,
   const live = b.stream(without.cookie)
   const neighbour = b.stream(other.cookie)
   await Promise.all([live.untilEvents(1, 'snapshot'), neighbour.untilEvents(1, 'snapshot')])
-  const from = Number(live.events('snapshot')[0]?.id)
+  // Resumed as a browser would: with the snapshot's id as sent.
+  const from = live.events('snapshot')[0]?.id
 
   await Promise.all([hibernate(a, without.cookie), hibernate(a, other.cookie)])
   await Promise.all([live.untilEvents(1, 'hibernation.completed'), neighbour.untilEvents(1, 'hibernation.completed')])

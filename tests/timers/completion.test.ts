@@ -2,6 +2,7 @@ import { scheduleHibernationJob } from '@dormant/core'
 import { SseRecorder } from '@dormant/testing'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { COMPLETED_ONCE, percentiles, startTimerSystem, type TimerSystem } from './support.js'
+import { eventPosition } from '../event-ids.js'
 
 type Frame = { id?: string; event: string; data: unknown }
 
@@ -51,7 +52,7 @@ describe('a hibernation completed by a worker process', () => {
         goal: 1,
         hibernation: null,
       })
-      const ids = events.map((e) => Number(e.id))
+      const ids = events.map((e) => eventPosition(e.id))
       expect(ids).toEqual([...ids].sort((a, b) => a - b))
       expect((events[2]!.data as { transaction: { type: string } }).transaction.type).toBe('hibernation.completed')
       expect(users[i]!.id).toBe((events[1]!.data as { user: { id: string } }).user.id)
