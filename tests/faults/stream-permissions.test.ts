@@ -17,7 +17,7 @@ const hibernate = async (api: ApiProcess, cookie: string) => {
 }
 
 test('transaction.created follows transactions.read on live streams and replays, through the worker and Redis', async () => {
-  const env = systemEnv(inject('redisUrl'), { HIBERNATION_DURATION_MS: '1000' })
+  const env = await systemEnv(inject('redisUrl'), { HIBERNATION_DURATION_MS: '1000' })
   // The stream on one API, the changes through the other, the completions in the worker.
   const [a, b] = [await spawnApi(env), await spawnApi(env)]
   procs.push(a, b, await spawnWorker(env))

@@ -80,9 +80,9 @@ describe('a hibernation completed by a worker process', () => {
     // The control ends after the cancelled one; once it completed, the cancelled one's time has passed.
     await system.settled([control!])
     expect(control!.endsAt).toBeGreaterThan(cancelled!.endsAt)
-    expect(system.counts(control!)).toEqual(COMPLETED_ONCE)
+    expect(await system.counts(control!)).toEqual(COMPLETED_ONCE)
     await expect.poll(() => system.api.deps.queue.getJobState(cancelled!.id)).toBe('completed')
-    expect(system.counts(cancelled!)).toEqual({
+    expect(await system.counts(cancelled!)).toEqual({
       status: 'cancelled',
       userStatus: 'active',
       goal: 0,
