@@ -8,3 +8,8 @@ export const eventPosition = (id: string | number | undefined): number => {
   return n
 }
 
+/** A whole SSE id as sent: `<epoch>:<n>` or a bare `<n>`. */
+export const EVENT_ID = /^(?:[0-9a-z]+:)?\d+$/
+
+/** The id a stream request resumes from, in its query (`?lastEventId=`), decoded. */
+export const queryEventId = (url: string) => new URL(url).searchParams.get('lastEventId')

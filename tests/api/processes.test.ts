@@ -1,7 +1,7 @@
 import { waitFor } from '@dormant/testing'
 import { afterAll, describe, expect, inject, test } from 'vitest'
-import { type ApiProcess, committedEvents, ids, spawnApi, systemEnv, USER_PASSWORD, dbOf } from '../faults/support.js'
 import { eventPosition } from '../event-ids.js'
+import { type ApiProcess, committedEvents, dbOf, ids, spawnApi, systemEnv, USER_PASSWORD } from '../faults/support.js'
 
 const running: ApiProcess[] = []
 afterAll(async () => {
@@ -37,7 +37,9 @@ describe('two real API processes on one database and Redis', () => {
     expect((await b.call('/api/me/hibernation', { method: 'POST', cookie: user.cookie })).status).toBe(201)
 
     await stream.untilEvents(2, 'user.updated')
-    await waitFor(async () => (await committedEvents(dbOf(env), from)).byUser(user.id).length === 2, { what: 'two commits' })
+    await waitFor(async () => (await committedEvents(dbOf(env), from)).byUser(user.id).length === 2, {
+      what: 'two commits',
+    })
     expect(ids(stream)).toEqual((await committedEvents(dbOf(env), from)).byUser(user.id))
     expect(stream.events('user.updated')[0]?.data).toMatchObject({
       user: { permissions: ['hibernation.self', 'transactions.read'] },

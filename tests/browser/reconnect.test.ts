@@ -1,18 +1,20 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { closeDb, completeHibernation, openDb, setPermissions, startHibernation } from '@dormant/db'
+import { closeDb, completeHibernation, type Db, openDb, setPermissions, startHibernation } from '@dormant/db'
 import {
   type AppProcess,
+  databaseEnv,
   freePort,
   portAnswers,
   REPO_ROOT,
   spawnApp,
-  tempDbPath,
+  tempDatabase,
   uniquePrefix,
   waitFor,
 } from '@dormant/testing'
 import type { Request, Response } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
+import { EVENT_ID, queryEventId } from '../event-ids.js'
 import {
   type Browser,
   buildWeb,
@@ -58,13 +60,13 @@ const recordStreams = (browser: Browser) => {
       browser.context.off('request', onRequest)
       browser.context.off('response', onResponse)
     },
-    resumedFrom: async (r: Request) =>
-      (await r.allHeaders())['last-event-id'] ?? new URL(r.url()).searchParams.get('lastEventId'),
+    resumedFrom: async (r: Request) => (await r.allHeaders())['last-event-id'] ?? queryEventId(r.url()),
   }
 }
 
 describe('the page across API restarts', () => {
   let env: Record<string, string>
+  let location: string
   let api: AppProcess
   let vite: ChildProcess
   let apiBase: string
@@ -77,12 +79,12 @@ describe('the page across API restarts', () => {
     await api.waitForOutput('api listening')
   }
   /** While no API runs, changes go straight to the DB (as the worker's would): only the outbox knows them. */
-  const whileDown = (change: (db: ReturnType<typeof openDb>) => void) => {
-    const db = openDb(env.DB_PATH!)
+  const whileDown = async (change: (db: Db) => Promise<unknown>) => {
+    const db = await openDb(location)
     try {
-      change(db)
+      await change(db)
     } finally {
-      closeDb(db)
+      await closeDb(db)
     }
   }
 
@@ -91,9 +93,10 @@ describe('the page across API restarts', () => {
     const [apiPort, vitePort] = [await freePort(), await freePort()]
     apiBase = `http://127.0.0.1:${apiPort}`
     viteBase = `http://127.0.0.1:${vitePort}`
+    location = await tempDatabase()
     env = {
       PORT: String(apiPort),
-      DB_PATH: tempDbPath(),
+      ...databaseEnv(location),
       REDIS_URL: inject('redisUrl'),
       REDIS_PREFIX: uniquePrefix(),
       ADMIN_EMAIL: ADMIN.email,
@@ -136,10 +139,10 @@ describe('the page across API restarts', () => {
 
     expect(await api.signal('SIGTERM')).toBe(0)
     await waitForText(page.getByTestId('connection'), 'reconnecting')
-    whileDown((db) => {
-      const started = startHibernation(db, user.id, 1000)
+    await whileDown(async (db) => {
+      const started = await startHibernation(db, user.id, 1000)
       if ('error' in started) throw new Error(started.error)
-      expect(completeHibernation(db, started.hibernation.id, Date.now() + 2000).outcome).toBe('completed')
+      expect((await completeHibernation(db, started.hibernation.id, Date.now() + 2000)).outcome).toBe('completed')
     })
 
     const streams = recordStreams(browser)
@@ -154,7 +157,7 @@ describe('the page across API restarts', () => {
     expect(await rows.first().textContent()).toContain('Hibernation completed')
     await waitForText(page.getByTestId('user-goal'), '1')
     expect(await sameDocument(page)).toBe('same')
-    expect(await streams.resumedFrom(streams.requests.at(-1)!)).toMatch(/^\d+$/)
+    expect(await streams.resumedFrom(streams.requests.at(-1)!)).toMatch(EVENT_ID)
     await page.close()
   })
 
@@ -173,7 +176,7 @@ describe('the page across API restarts', () => {
     try {
       expect(await api.signal('SIGTERM')).toBe(0)
       await waitForText(page.getByTestId('connection'), 'reconnecting')
-      whileDown((db) => setPermissions(db, adminId, ['billing.manage']))
+      await whileDown((db) => setPermissions(db, adminId, ['billing.manage']))
       // Keep the API down until the browser's own retry has met the proxy's 5xx (after which
       // EventSource gives up for good); starting it sooner would let that retry succeed.
       await waitFor(() => streams.failures.length > 0, { timeoutMs: 20_000, what: 'a 5xx from the proxy' })
@@ -181,7 +184,7 @@ describe('the page across API restarts', () => {
       await waitForText(page.getByTestId('connection'), 'live', 40_000)
       await waitForPermission(page, 'billing.manage')
       // The browser gave up on the 5xx for good; only our code opens a stream with ?lastEventId.
-      expect(streams.requests.some((r) => /[?&]lastEventId=\d+$/.test(r.url()))).toBe(true)
+      expect(streams.requests.some((r) => EVENT_ID.test(queryEventId(r.url()) ?? ''))).toBe(true)
 
       // Live frames flow through the proxy again, unbuffered.
       const put = await fetch(`${viteBase}/api/users/${adminId}/permissions`, {

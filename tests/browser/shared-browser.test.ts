@@ -1,5 +1,5 @@
 import { completeHibernation, startHibernation } from '@dormant/db'
-import { waitFor } from '@dormant/testing'
+import { databaseEnv, tempDatabase, waitFor } from '@dormant/testing'
 import type { Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { ADMIN, startTestApi, type TestApi, USER_PASSWORD } from '../../apps/api/src/testing.js'
@@ -73,9 +73,9 @@ describe('two people, one browser profile', () => {
     const { id, email } = await api.newUser()
     const rows: string[] = []
     for (let i = 0; i < count; i++) {
-      const started = startHibernation(api.deps.db, id, 60_000)
+      const started = await startHibernation(api.deps.db, id, 60_000)
       if ('error' in started) throw new Error(started.error)
-      const done = completeHibernation(api.deps.db, started.hibernation.id, Date.now() + 120_000)
+      const done = await completeHibernation(api.deps.db, started.hibernation.id, Date.now() + 120_000)
       if (done.outcome !== 'completed') throw new Error(done.outcome)
     }
     const res = await api.call('/api/me/transactions', { cookie: await api.login(email, USER_PASSWORD) })
@@ -86,7 +86,10 @@ describe('two people, one browser profile', () => {
 
   beforeAll(async () => {
     buildWeb()
-    ;[api, browser] = await Promise.all([startTestApi({ WEB_DIST, SSE_HEARTBEAT_MS: '1000' }), launchBrowser()])
+    ;[api, browser] = await Promise.all([
+      startTestApi({ ...databaseEnv(await tempDatabase()), WEB_DIST, SSE_HEARTBEAT_MS: '1000' }),
+      launchBrowser(),
+    ])
     await browser.context.addInitScript(RECORD_SEEN)
     a = await personWithRows(2)
     b = await personWithRows(1)

@@ -1,8 +1,9 @@
 import { join } from 'node:path'
-import { waitFor } from '@dormant/testing'
+import { databaseEnv, tempDatabase, waitFor } from '@dormant/testing'
 import type { Page, Request } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ADMIN, startTestApi, type TestApi } from '../../apps/api/src/testing.js'
+import { EVENT_ID, queryEventId } from '../event-ids.js'
 import {
   type Browser,
   buildWeb,
@@ -28,7 +29,7 @@ describe('the user page, live', () => {
   beforeAll(async () => {
     buildWeb()
     ;[api, userBrowser, adminBrowser] = await Promise.all([
-      startTestApi({ WEB_DIST, SSE_HEARTBEAT_MS: '1000' }),
+      startTestApi({ ...databaseEnv(await tempDatabase()), WEB_DIST, SSE_HEARTBEAT_MS: '1000' }),
       launchBrowser(),
       launchBrowser(),
     ])
@@ -154,7 +155,8 @@ describe('the user page, live', () => {
       await page.close()
       await waitForText(second.getByTestId('connection'), 'live')
       await expect.poll(() => requests.length).toBe(1)
-      expect(requests[0]).toMatch(/\/api\/events\?lastEventId=\d+$/)
+      expect(new URL(requests[0] ?? '').pathname).toBe('/api/events')
+      expect(queryEventId(requests[0] ?? '')).toMatch(EVENT_ID)
       const again = await api.call(`/api/users/${user.id}/permissions`, {
         method: 'PUT',
         cookie: await api.adminCookie(),

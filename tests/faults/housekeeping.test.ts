@@ -1,7 +1,7 @@
 import { closeDb, openDb, setPermissions } from '@dormant/db'
-import { type AppProcess, queryDb, waitFor } from '@dormant/testing'
+import { type AppProcess, waitFor } from '@dormant/testing'
 import { afterAll, expect, inject, test } from 'vitest'
-import { committedEvents, dbOf, spawnApi, spawnWorker, systemEnv, USER_PASSWORD } from './support.js'
+import { committedEvents, countOf, dbOf, spawnApi, spawnWorker, systemEnv, USER_PASSWORD } from './support.js'
 
 const running: AppProcess[] = []
 afterAll(async () => {
@@ -48,7 +48,10 @@ test('retention is cut on ids by one clock, whatever clocks stamped createdAt; s
   const behind = await commitFromSkewedHost(location, user.id, -3600_000)
   const ahead = await commitFromSkewedHost(location, user.id, 3600_000)
 
-  await waitFor(async () => !(await exists(location, old)), { what: 'the old event pruned', timeoutMs: 3 * RETENTION_MS })
+  await waitFor(async () => !(await exists(location, old)), {
+    what: 'the old event pruned',
+    timeoutMs: 3 * RETENTION_MS,
+  })
   // A cut on createdAt would have taken the "hour old" event at once, and with it every id
   // below it; a cut on ids keeps both new events for their whole retention.
   expect(Date.now() - oldAt).toBeGreaterThanOrEqual(RETENTION_MS)
@@ -73,15 +76,13 @@ test('expired sessions are deleted by the worker', async () => {
   running.push(api, await spawnWorker(env))
   const user = await api.newUser()
   await api.login(user.email, USER_PASSWORD)
-  const sessions = async () => {
-    const [{ n }] = await queryDb<{ n: number }>(
-      dbOf(env),
-      'select cast(count(*) as integer) as n from sessions where user_id = ?',
-      [user.id],
-    )
-    return n
-  }
+  const sessions = () =>
+    countOf(dbOf(env), 'select cast(count(*) as integer) as n from sessions where user_id = ?', [user.id])
   expect(await sessions()).toBeGreaterThanOrEqual(2)
-  await waitFor(async () => (await sessions()) === 0, { what: 'expired sessions deleted', timeoutMs: 5000, intervalMs: 100 })
+  await waitFor(async () => (await sessions()) === 0, {
+    what: 'expired sessions deleted',
+    timeoutMs: 5000,
+    intervalMs: 100,
+  })
   expect((await api.call('/api/me', { cookie: user.cookie })).status).toBe(401)
 })

@@ -1,21 +1,23 @@
 import { closeDb, openDb, pruneEvents, setPermissions } from '@dormant/db'
 import { startTcpProxy, type TcpProxy } from '@dormant/testing'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
+import { eventPosition } from '../event-ids.js'
 import {
   type ApiProcess,
   committedEvents,
+  dbOf,
   ids,
   killHard,
   report,
   spawnApi,
   systemEnv,
-  USER_PASSWORD, dbOf } from './support.js'
-import { eventPosition } from '../event-ids.js'
+  USER_PASSWORD,
+} from './support.js'
 
 const HEARTBEAT_MS = 1000
 
 // A and B reach Redis directly; Q and P each through a proxy that can partition them alone.
-let env: ReturnType<typeof systemEnv>
+let env: Awaited<ReturnType<typeof systemEnv>>
 let a: ApiProcess
 let q: ApiProcess
 let qLink: TcpProxy

@@ -26,7 +26,9 @@ const seedBacklog = async (location: string, userId: string, count: number) => {
     const rows = Array.from({ length: Math.min(SEED_BATCH, count - from) }, (_, k) => [
       userId,
       'user.updated',
-      JSON.stringify({ user: { ...user, permissions: ['reports.view'], version: from + k + 2, note: 'x'.repeat(300) } }),
+      JSON.stringify({
+        user: { ...user, permissions: ['reports.view'], version: from + k + 2, note: 'x'.repeat(300) },
+      }),
       Date.now(),
     ])
     await queryDb(

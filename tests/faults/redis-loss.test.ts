@@ -1,7 +1,7 @@
 import { connectRedis } from '@dormant/core'
 import { type RedisServer, startRedisServer, waitFor } from '@dormant/testing'
 import { afterAll, expect, test } from 'vitest'
-import { completions, report, seedHibernations, spawnWorker, systemEnv, dbOf } from './support.js'
+import { completions, dbOf, report, seedHibernations, spawnWorker, systemEnv } from './support.js'
 
 let redis: RedisServer | undefined
 const procs: { signal(s: NodeJS.Signals): Promise<unknown> }[] = []

@@ -1,6 +1,6 @@
 import { freePort, type RedisServer, startRedisServer, waitFor } from '@dormant/testing'
 import { afterAll, expect, test } from 'vitest'
-import { type ApiProcess, committedEvents, ids, report, spawnApi, systemEnv, dbOf } from './support.js'
+import { type ApiProcess, committedEvents, dbOf, ids, report, spawnApi, systemEnv } from './support.js'
 
 let redis: RedisServer | undefined
 const apis: ApiProcess[] = []

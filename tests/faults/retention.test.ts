@@ -2,7 +2,7 @@ import { closeDb, eventsPrunedThrough, openDb } from '@dormant/db'
 import type { AppProcess } from '@dormant/testing'
 import { waitFor } from '@dormant/testing'
 import { afterAll, expect, inject, test } from 'vitest'
-import { committedEvents, ids, report, spawnApi, spawnWorker, systemEnv, dbOf } from './support.js'
+import { committedEvents, dbOf, ids, report, spawnApi, spawnWorker, systemEnv } from './support.js'
 
 const running: AppProcess[] = []
 afterAll(async () => {
@@ -39,7 +39,11 @@ test('events past EVENTS_RETENTION_MS are pruned; a reconnect from before the wi
   const last = mine.at(-1) ?? 0
   const committedAt = Date.now()
 
-  await waitFor(async () => (await prunedThrough(dbOf(env))) >= last, { what: 'pruning', timeoutMs: 10_000, intervalMs: 50 })
+  await waitFor(async () => (await prunedThrough(dbOf(env))) >= last, {
+    what: 'pruning',
+    timeoutMs: 10_000,
+    intervalMs: 50,
+  })
   report(`retention: events older than 1000 ms pruned ${Date.now() - committedAt} ms after commit`)
   expect((await committedEvents(dbOf(env))).byUser(user.id)).toEqual([])
 

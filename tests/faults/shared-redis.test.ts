@@ -5,12 +5,14 @@ import {
   type ApiProcess,
   committedEvents,
   completions,
+  dbOf,
   ids,
   killHard,
   seedHibernations,
   spawnApi,
   spawnWorker,
-  systemEnv, dbOf } from './support.js'
+  systemEnv,
+} from './support.js'
 
 const procs: AppProcess[] = []
 afterAll(async () => {

@@ -3,8 +3,8 @@ import { connectRedis, createEventPublisher } from '@dormant/core'
 import { closeDb, deploymentId, openDb, setPermissions } from '@dormant/db'
 import { queryDb } from '@dormant/testing'
 import { afterAll, expect, inject, test } from 'vitest'
-import { type ApiProcess, committedEvents, ids, report, spawnApi, systemEnv, dbOf } from './support.js'
 import { eventPosition } from '../event-ids.js'
+import { type ApiProcess, committedEvents, dbOf, ids, report, spawnApi, systemEnv } from './support.js'
 
 let api: ApiProcess | undefined
 let stalled: Socket | undefined

@@ -17,11 +17,13 @@ import { eventPosition } from '../event-ids.js'
 export const ADMIN = { email: 'admin@example.com', password: 'admin-password-42' }
 export const USER_PASSWORD = 'user-password-42'
 
+export type SystemEnv = Record<string, string> & { REDIS_URL: string; REDIS_PREFIX: string }
+
 /**
  * The settings every process of one system under test shares: one fresh database on the
  * backend under test, one prefix.
  */
-export const systemEnv = async (redisUrl: string, extra: Record<string, string> = {}): Promise<Record<string, string>> => ({
+export const systemEnv = async (redisUrl: string, extra: Record<string, string> = {}): Promise<SystemEnv> => ({
   REDIS_URL: redisUrl,
   REDIS_PREFIX: uniquePrefix('sys'),
   ...databaseEnv(await tempDatabase()),
@@ -135,6 +137,13 @@ export const seedHibernations = async (location: string, count: number, duration
   }
 }
 
+/** The number a `select cast(count(*) as integer) as n …` returns. */
+export const countOf = async (location: string, sql: string, params: unknown[] = []) => {
+  const [row] = await queryDb<{ n: number }>(location, sql, params)
+  if (!row) throw new Error(`no count from ${sql}`)
+  return row.n
+}
+
 /** What completions did: rows per user in history and events, and what is still scheduled. */
 export const completions = async (location: string) => {
   const perUser = (table: string) =>
@@ -142,10 +151,10 @@ export const completions = async (location: string) => {
       location,
       `select user_id as "userId", cast(count(*) as integer) as n from ${table} where type = 'hibernation.completed' group by user_id`,
     )
-  const [history, events, [{ n: scheduled }]] = await Promise.all([
+  const [history, events, scheduled] = await Promise.all([
     perUser('transactions'),
     perUser('events'),
-    queryDb<{ n: number }>(location, "select cast(count(*) as integer) as n from hibernations where status = 'scheduled'"),
+    countOf(location, "select cast(count(*) as integer) as n from hibernations where status = 'scheduled'"),
   ])
   return {
     history: new Map(history.map((r) => [r.userId, r.n])),

@@ -43,10 +43,13 @@ test('worker kill -9 mid-delivery, then a restart: the delivery arrives once, wi
 
     const second = await spawnWorker(env)
     procs.push(second)
-    await waitFor(async () => (await listWebhookDeliveries(db, endpoint.id, 10)).deliveries[0]?.status === 'delivered', {
-      what: 'delivered after the restart',
-      timeoutMs: 30_000,
-    })
+    await waitFor(
+      async () => (await listWebhookDeliveries(db, endpoint.id, 10)).deliveries[0]?.status === 'delivered',
+      {
+        what: 'delivered after the restart',
+        timeoutMs: 30_000,
+      },
+    )
     expect(receiver.state.received.map((r) => r.id)).toEqual([webhookId])
     expect(receiver.state.received[0]?.body).toMatchObject({ type: 'user.updated', id: created.events[0]!.id })
   } finally {

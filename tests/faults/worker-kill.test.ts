@@ -3,13 +3,15 @@ import { afterAll, expect, inject, test } from 'vitest'
 import {
   type ApiProcess,
   completions,
+  dbOf,
   ids,
   killHard,
   report,
   seedHibernations,
   spawnApi,
   spawnWorker,
-  systemEnv, dbOf } from './support.js'
+  systemEnv,
+} from './support.js'
 
 const procs: { signal(s: NodeJS.Signals): Promise<unknown> }[] = []
 afterAll(async () => {

@@ -58,7 +58,11 @@ test('SIGTERM while Redis is unreachable mid-batch: exits within 10 s; interrupt
   const users = await seedHibernations(location, 600, () => 1500)
   const worker = await spawnWorker(env)
   procs.push(worker)
-  await waitFor(async () => (await completions(location)).done >= 20, { what: '20 activations', timeoutMs: 30_000, intervalMs: 5 })
+  await waitFor(async () => (await completions(location)).done >= 20, {
+    what: '20 activations',
+    timeoutMs: 30_000,
+    intervalMs: 5,
+  })
   proxy.cut()
 
   // The test's own link goes straight to Redis: it sees what the worker left behind.
@@ -82,7 +86,10 @@ test('SIGTERM while Redis is unreachable mid-batch: exits within 10 s; interrupt
     proxy.restore()
     const next = await spawnWorker(env)
     procs.push(next)
-    await waitFor(async () => (await completions(location)).scheduled === 0, { what: 'all completed', timeoutMs: 60_000 })
+    await waitFor(async () => (await completions(location)).scheduled === 0, {
+      what: 'all completed',
+      timeoutMs: 60_000,
+    })
     const after = await completions(location)
     expect(after.done).toBe(users.length)
     for (const id of users) {

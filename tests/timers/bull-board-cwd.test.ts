@@ -1,15 +1,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
-import {
-  databaseEnv,
-  freePort,
-  REPO_ROOT,
-  tempDatabase,
-  tempDir,
-  uniquePrefix,
-  waitFor,
-} from '@dormant/testing'
+import { databaseEnv, freePort, REPO_ROOT, tempDatabase, tempDir, uniquePrefix, waitFor } from '@dormant/testing'
 import { expect, test } from 'vitest'
 import { redisUrl } from './support.js'
 

@@ -1,8 +1,8 @@
 import { scheduleHibernationJob } from '@dormant/core'
 import { SseRecorder } from '@dormant/testing'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { COMPLETED_ONCE, percentiles, startTimerSystem, type TimerSystem } from './support.js'
 import { eventPosition } from '../event-ids.js'
+import { COMPLETED_ONCE, percentiles, startTimerSystem, type TimerSystem } from './support.js'
 
 type Frame = { id?: string; event: string; data: unknown }
 

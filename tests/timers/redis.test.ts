@@ -35,7 +35,11 @@ describe('timers survive Redis losing its data or restarting', () => {
     await system.settled(hs)
     const completedAt = await Promise.all(
       hs.map(async (h) => {
-        const [row] = await queryDb<{ t: number }>(system!.location, 'select finished_at as t from hibernations where id = ?', [h.id])
+        const [row] = await queryDb<{ t: number }>(
+          system!.location,
+          'select finished_at as t from hibernations where id = ?',
+          [h.id],
+        )
         // PostgreSQL hands bigint back as text.
         return { t: Number(row?.t) }
       }),

@@ -1,14 +1,6 @@
 import { scheduleHibernationJobs } from '@dormant/core'
 import { closeDb, createUser, type Db, openDb, startHibernation } from '@dormant/db'
-import {
-  type AppProcess,
-  databaseEnv,
-  queryDb,
-  spawnApp,
-  tempDatabase,
-  uniquePrefix,
-  waitFor,
-} from '@dormant/testing'
+import { type AppProcess, databaseEnv, queryDb, spawnApp, tempDatabase, uniquePrefix, waitFor } from '@dormant/testing'
 import { inject } from 'vitest'
 import { startTestApi } from '../../apps/api/src/testing.js'
 
@@ -97,10 +89,13 @@ export const startTimerSystem = async (options: { redisUrl?: string; workerEnv?:
     },
     /** Resolves when none of `hs` is still scheduled. */
     settled: (hs: { id: string }[], timeoutMs = 20_000) =>
-      waitFor(async () => (await Promise.all(hs.map((h) => countsOf(location, h.id)))).every((c) => c.status !== 'scheduled'), {
-        timeoutMs,
-        what: 'hibernations settled',
-      }),
+      waitFor(
+        async () => (await Promise.all(hs.map((h) => countsOf(location, h.id)))).every((c) => c.status !== 'scheduled'),
+        {
+          timeoutMs,
+          what: 'hibernations settled',
+        },
+      ),
     stop: async () => {
       await Promise.all(workers.map((w) => w.signal('SIGKILL')))
       await api.stop()
@@ -158,7 +153,11 @@ export const percentiles = (values: number[]) => {
 
 /** A user who never signs in. */
 const plainUser = async (db: Db) => {
-  const created = await createUser(db, { email: `${uniquePrefix('u')}@example.com`, passwordHash: 'none', permissions: [] })
+  const created = await createUser(db, {
+    email: `${uniquePrefix('u')}@example.com`,
+    passwordHash: 'none',
+    permissions: [],
+  })
   if ('error' in created) throw new Error(created.error)
   return created.user.id
 }
