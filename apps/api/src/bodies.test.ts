@@ -1,15 +1,16 @@
+import { queryDb } from '@dormant/testing'
 import { describe, expect } from 'vitest'
 import { ADMIN, type TestApi, test } from './testing.js'
 
 /** Everything a refused request must leave untouched, sessions included: no bad body signs in or out. */
-const state = (api: TestApi) => {
-  const db = api.deps.db.$client
+const state = async (api: TestApi) => {
+  const rows = (sql: string) => queryDb(api.database, sql)
   return JSON.stringify({
-    users: db.prepare('select * from users order by id').all(),
-    hibernations: db.prepare('select * from hibernations order by id').all(),
-    transactions: db.prepare('select * from transactions order by id').all(),
-    events: db.prepare('select max(id) as id, count(*) as n from events').get(),
-    sessions: db.prepare('select id, expires_at from sessions order by id').all(),
+    users: await rows('select * from users order by id'),
+    hibernations: await rows('select * from hibernations order by id'),
+    transactions: await rows('select * from transactions order by id'),
+    events: await rows('select max(id) as id, cast(count(*) as integer) as n from events'),
+    sessions: await rows('select id, expires_at from sessions order by id'),
   })
 }
 
@@ -67,7 +68,7 @@ describe('G6: malformed JSON and unknown fields are refused on every route, and 
         `{"__proto__":{"role":"admin"}${route.valid ? `,${JSON.stringify(route.valid).slice(1, -1)}` : ''}}`,
       ]
       for (const body of [...MALFORMED, ...unknown]) {
-        const before = state(api)
+        const before = await state(api)
         const res = await api.call(path, {
           method: route.method,
           cookie,
@@ -79,7 +80,7 @@ describe('G6: malformed JSON and unknown fields are refused on every route, and 
         expect(((await res.json()) as { error: { code: string } }).error.code, what).toMatch(
           /^(invalid_json|validation_failed)$/,
         )
-        expect(state(api), what).toBe(before)
+        expect(await state(api), what).toBe(before)
       }
       // The same route with a good body (or none, or an empty one) still works: the refusals
       // above were about the body, not the state.

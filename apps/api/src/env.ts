@@ -8,8 +8,21 @@ const booleanSetting = z
   .transform((v) => v === 'true' || v === '1')
   .default(false)
 
+/**
+ * `postgres://user:password@host:port/database`: selects PostgreSQL instead of the SQLite
+ * file at DB_PATH. The messages never repeat the value, which holds the password.
+ */
+const databaseUrl = z
+  .string()
+  .refine(
+    (value) => URL.canParse(value) && /^postgres(ql)?:\/\//.test(value),
+    'must be a postgres:// URL, as in postgres://user:password@host:5432/database',
+  )
+  .optional()
+
 export const apiEnv = {
   ...commonEnv,
+  DATABASE_URL: databaseUrl,
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   HIBERNATION_DURATION_MS: msSetting(3 * DAY, 1000, 365 * DAY),
@@ -43,6 +56,19 @@ export const apiEnv = {
 }
 
 export type ApiConfig = ReturnType<typeof loadApiConfig>
+
+/** What `openDb` opens: DATABASE_URL when set, else the SQLite file at DB_PATH. */
+export const databaseLocation = (config: Pick<ApiConfig, 'DATABASE_URL' | 'DB_PATH'>) =>
+  config.DATABASE_URL ?? config.DB_PATH
+
+/** A database location or service URL fit for logs: any password in it is masked. */
+export const redactUrl = (location: string) => {
+  if (!URL.canParse(location)) return location
+  const url = new URL(location)
+  if (!url.password) return location
+  url.password = '***'
+  return url.toString()
+}
 
 export const loadApiConfig = (env: Record<string, string | undefined> = process.env) => {
   const config = loadConfig(apiEnv, env)

@@ -69,6 +69,23 @@ describe('toErrorResponse', () => {
     expect((await respond(bug)).status).toBe(500)
   })
 
+  test('a PostgreSQL server that is gone, refusing, shutting down or out of connections is a 503', async () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })
+    for (const err of [
+      refused,
+      new Error('Failed query: select 1', { cause: refused }),
+      Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+      Object.assign(new Error('sorry, too many clients already'), { code: '53300' }),
+      Object.assign(new Error('connection failure'), { code: '08006' }),
+      new Error('Cannot use a pool after calling end on the pool'),
+      new Error('Connection terminated unexpectedly'),
+    ]) {
+      expect((await respond(err)).status, err.message).toBe(503)
+    }
+    const bug = Object.assign(new Error('duplicate key value violates unique constraint'), { code: '23505' })
+    expect((await respond(bug)).status).toBe(500)
+  })
+
   test('anything else is a 500 whose message is not leaked', async () => {
     expect(await respond(new Error('SQLITE_CORRUPT: secret path /var/lib/x'))).toEqual({
       status: 500,

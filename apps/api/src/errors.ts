@@ -61,14 +61,25 @@ export const toErrorResponse = (log: Logger) => (err: Error, c: Context) => {
 const UNAVAILABLE_SQLITE = /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY|NOTADB|CORRUPT)/
 
 /**
+ * PostgreSQL: connection exceptions (class 08), too many connections, the server shutting
+ * down or starting; and the socket errors of a server that cannot be reached.
+ */
+const UNAVAILABLE_POSTGRES = /^(08...|53300|57P0[123]|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND)$/
+
+/** What node-postgres says when its pool or connection is gone, with no code to go by. */
+const UNAVAILABLE_MESSAGE =
+  /^(The database connection is not open|Cannot use a pool after calling end on the pool|Connection terminated( unexpectedly)?|timeout exceeded when trying to connect)$/
+
+/**
  * Errors that mean "the database cannot serve now" (locked past busy_timeout, disk gone or
- * full, connection closed) rather than a bug: the contract's 503. Drizzle may wrap them.
+ * full, connection closed or refused) rather than a bug: the contract's 503. Drizzle may
+ * wrap them.
  */
 const databaseUnavailable = (err: unknown): boolean => {
   for (let e = err, depth = 0; e instanceof Error && depth < 3; e = e.cause, depth++) {
     const code = (e as { code?: unknown }).code
-    if (typeof code === 'string' && UNAVAILABLE_SQLITE.test(code)) return true
-    if (e.message === 'The database connection is not open') return true
+    if (typeof code === 'string' && (UNAVAILABLE_SQLITE.test(code) || UNAVAILABLE_POSTGRES.test(code))) return true
+    if (UNAVAILABLE_MESSAGE.test(e.message)) return true
   }
   return false
 }

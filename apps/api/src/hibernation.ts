@@ -7,8 +7,8 @@ import { AppError } from './errors.js'
  * Starts a hibernation. The DB commit is the promise: if the job cannot be enqueued now,
  * the request still succeeds and the worker's reconciler creates the job.
  */
-export const startFor = (deps: Deps, userId: string, durationMs = deps.config.HIBERNATION_DURATION_MS) => {
-  const result = startHibernation(deps.db, userId, durationMs)
+export const startFor = async (deps: Deps, userId: string, durationMs = deps.config.HIBERNATION_DURATION_MS) => {
+  const result = await startHibernation(deps.db, userId, durationMs)
   if ('error' in result) {
     if (result.error === 'not_found') throw new AppError('not_found', 'no such user')
     throw new AppError('conflict', 'already hibernating')
@@ -21,8 +21,8 @@ export const startFor = (deps: Deps, userId: string, durationMs = deps.config.HI
 }
 
 /** Wakes a user early: DB first, then the job goes; a job that still fires finds nothing to do. */
-export const cancelFor = (deps: Deps, userId: string) => {
-  const result = cancelHibernation(deps.db, userId)
+export const cancelFor = async (deps: Deps, userId: string) => {
+  const result = await cancelHibernation(deps.db, userId)
   if ('error' in result) {
     if (result.error === 'not_found') throw new AppError('not_found', 'no such user')
     throw new AppError('conflict', 'not hibernating')

@@ -1,3 +1,4 @@
+import { databaseEnv } from '@dormant/testing'
 import { describe, expect } from 'vitest'
 import { startTestApi, type TestApi, test } from './testing.js'
 
@@ -33,7 +34,7 @@ describe('G5: permission changes apply to the very next request', () => {
   })
 
   test('a change made through one API process is in force on the next request to another', async ({ api }) => {
-    const other = await startTestApi({ DB_PATH: api.deps.config.DB_PATH, REDIS_PREFIX: api.deps.config.REDIS_PREFIX })
+    const other = await startTestApi({ ...databaseEnv(api.database), REDIS_PREFIX: api.deps.config.REDIS_PREFIX })
     try {
       const user = await api.newUser({ permissions: [] })
       // Warm both processes with the old set first, so a cached grant would show.

@@ -1,17 +1,17 @@
-import { waitFor } from '@dormant/testing'
+import { queryDb, waitFor } from '@dormant/testing'
 import { describe, expect } from 'vitest'
 import { MAX_BODY_BYTES } from './middleware.js'
 import { ADMIN, startTestApi, type TestApi, test } from './testing.js'
 import { WEB_CSP } from './web.js'
 
 /** Everything a rejected request must leave untouched (sessions excluded: logins create them). */
-const snapshot = (api: TestApi) => {
-  const db = api.deps.db.$client
+const snapshot = async (api: TestApi) => {
+  const rows = (sql: string) => queryDb(api.database, sql)
   return JSON.stringify({
-    users: db.prepare('select * from users order by id').all(),
-    hibernations: db.prepare('select * from hibernations order by id').all(),
-    transactions: db.prepare('select * from transactions order by id').all(),
-    events: db.prepare('select max(id) as id, count(*) as n from events').get(),
+    users: await rows('select * from users order by id'),
+    hibernations: await rows('select * from hibernations order by id'),
+    transactions: await rows('select * from transactions order by id'),
+    events: await rows('select max(id) as id, cast(count(*) as integer) as n from events'),
   })
 }
 
@@ -118,7 +118,7 @@ describe('CSRF', () => {
         { origin: `${api.url}.evil.example` },
         { 'sec-fetch-site': 'cross-site' },
       ]) {
-        const before = snapshot(api)
+        const before = await snapshot(api)
         const res = await api.call(path.replace(':id', victim.id), {
           method,
           cookie,
@@ -126,7 +126,7 @@ describe('CSRF', () => {
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         })
         await expectError(res, 403, 'forbidden')
-        expect(snapshot(api), `${method} ${path} ${JSON.stringify(headers)}`).toBe(before)
+        expect(await snapshot(api), `${method} ${path} ${JSON.stringify(headers)}`).toBe(before)
       }
     }
     // The session survived every refused logout.
@@ -139,7 +139,7 @@ describe('CSRF', () => {
     for (const [method, path] of MUTATING) {
       for (const type of ['application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'text/plain']) {
         for (const body of ['', 'a=1']) {
-          const before = snapshot(api)
+          const before = await snapshot(api)
           const res = await api.call(path.replace(':id', victim.id), {
             method,
             cookie,
@@ -147,7 +147,7 @@ describe('CSRF', () => {
             body,
           })
           await expectError(res, 415, 'unsupported_media_type')
-          expect(snapshot(api)).toBe(before)
+          expect(await snapshot(api)).toBe(before)
         }
       }
     }
@@ -332,7 +332,7 @@ describe('security headers', () => {
 describe('body size limit', () => {
   test(`bodies over ${MAX_BODY_BYTES} bytes are refused with 413, with or without Content-Length`, async ({ api }) => {
     const cookie = await api.adminCookie()
-    const before = snapshot(api)
+    const before = await snapshot(api)
     const big = JSON.stringify({ email: 'big@example.com', password: 'x'.repeat(MAX_BODY_BYTES) })
     await expectError(await api.call('/api/users', { method: 'POST', cookie, json: JSON.parse(big) }), 413)
     const chunked = new ReadableStream<Uint8Array>({
@@ -349,7 +349,7 @@ describe('body size limit', () => {
       duplex: 'half',
     } as RequestInit)
     await expectError(res, 413, 'payload_too_large')
-    expect(snapshot(api)).toBe(before)
+    expect(await snapshot(api)).toBe(before)
   })
 })
 
@@ -357,7 +357,7 @@ describe('permission catalogue', () => {
   test('unknown names are refused on write and nothing is stored', async ({ api }) => {
     const cookie = await api.adminCookie()
     const user = await api.newUser()
-    const before = snapshot(api)
+    const before = await snapshot(api)
     for (const permissions of [['root'], ['reports.view', 'admin'], ['REPORTS.VIEW'], [' reports.view'], [1]]) {
       const put = await api.call(`/api/users/${user.id}/permissions`, { method: 'PUT', cookie, json: { permissions } })
       await expectError(put, 400, 'validation_failed')
@@ -368,7 +368,7 @@ describe('permission catalogue', () => {
       })
       await expectError(create, 400, 'validation_failed')
     }
-    expect(snapshot(api)).toBe(before)
+    expect(await snapshot(api)).toBe(before)
   })
 })
 
@@ -384,13 +384,13 @@ describe('admin data is for admins only', () => {
       ['GET', `/api/users/${other.id}/transactions`],
       ...MUTATING.filter(([, path]) => path.startsWith('/api/users')).map(([m, p]) => [m, p.replace(':id', other.id)]),
     ] as const
-    const before = snapshot(api)
+    const before = await snapshot(api)
     for (const [method, path] of routes) {
       const body = method === 'GET' ? undefined : {}
       await expectError(await api.call(path, { method, cookie: user.cookie, json: body }), 403, 'forbidden')
       await expectError(await api.call(path, { method, json: body }), 401, 'unauthorized')
     }
-    expect(snapshot(api)).toBe(before)
+    expect(await snapshot(api)).toBe(before)
   })
 
   test('the admin stream needs an admin session', async ({ api }) => {

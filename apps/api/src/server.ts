@@ -17,7 +17,7 @@ import { createLoginLimiter } from './auth/rate-limit.js'
 import { ensureAdmin } from './bootstrap.js'
 import { answerClientErrors } from './client-error.js'
 import type { Deps } from './deps.js'
-import type { ApiConfig } from './env.js'
+import { type ApiConfig, databaseLocation, redactUrl } from './env.js'
 import { createMetrics } from './metrics.js'
 import { StreamHub } from './sse/hub.js'
 import { subscribeHub } from './sse/subscriber.js'
@@ -35,9 +35,9 @@ const settledWithin = (ms: number, promises: Promise<unknown>[]) =>
   })
 
 /** Opens the DB and Redis connections and wires them into the app's dependencies. */
-export const createDeps = (config: ApiConfig, log: Logger = createLogger('api', config.LOG_LEVEL)) => {
-  const db = openDb(config.DB_PATH)
-  const deployment = deploymentId(db)
+export const createDeps = async (config: ApiConfig, log: Logger = createLogger('api', config.LOG_LEVEL)) => {
+  const db = await openDb(databaseLocation(config))
+  const deployment = await deploymentId(db)
   const redis = connectRedis(config.REDIS_URL)
   const subscriber = connectRedis(config.REDIS_URL)
   for (const conn of [redis, subscriber])
@@ -100,7 +100,7 @@ export const startApi = async (
   log?: Logger,
   hooks: { onClash?: (err: DeploymentClash) => void } = {},
 ) => {
-  const { deps, subscriber } = createDeps(config, log)
+  const { deps, subscriber } = await createDeps(config, log)
   // A clash can be found before the server is up (Redis arrived late): stop once `stop` exists.
   let clash: DeploymentClash | undefined
   let stopApi: (() => Promise<void>) | undefined
@@ -127,14 +127,14 @@ export const startApi = async (
   // health check right after start is true). Past it the API serves without Redis, and
   // /healthz says so, until it is back.
   if (!(await redisReady(deps.redis, REDIS_START_WAIT_MS))) {
-    deps.log.warn({ redis: config.REDIS_URL }, 'Redis is not reachable yet; serving without it until it is')
+    deps.log.warn({ redis: redactUrl(config.REDIS_URL) }, 'Redis is not reachable yet; serving without it until it is')
     guard.first.catch(clashed)
   } else {
-    await guard.first.catch((err) => {
+    await guard.first.catch(async (err) => {
       guard.stop()
       subscriber.disconnect()
       deps.redis.disconnect()
-      closeDb(deps.db)
+      await closeDb(deps.db)
       throw err
     })
   }
@@ -156,7 +156,7 @@ export const startApi = async (
   server.headersTimeout = 66_000
   server.requestTimeout = 0
   const { port } = server.address() as AddressInfo
-  deps.log.info({ port, host: config.HOST }, 'api listening')
+  deps.log.info({ port, host: config.HOST, db: redactUrl(databaseLocation(config)) }, 'api listening')
 
   let stopped: Promise<void> | undefined
   /** Stops accepting, ends every stream (clients reconnect elsewhere), then closes connections. */
@@ -179,7 +179,8 @@ export const startApi = async (
       ])
       subscriber.disconnect()
       deps.redis.disconnect()
-      closeDb(deps.db)
+      // Last: streams and requests are over, so nothing reads the database any more.
+      await closeDb(deps.db).catch((err) => deps.log.warn({ err }, 'closing the database failed'))
     })()
     return stopped
   }

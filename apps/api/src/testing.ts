@@ -1,20 +1,27 @@
 import { createLogger } from '@dormant/core'
-import { type ApiClient, apiClient, tempDbPath, uniquePrefix } from '@dormant/testing'
+import { type ApiClient, apiClient, databaseEnv, tempDatabase, uniquePrefix } from '@dormant/testing'
 import { test as base, inject } from 'vitest'
-import { loadApiConfig } from './env.js'
+import { databaseLocation, loadApiConfig } from './env.js'
 import { type RunningApi, startApi } from './server.js'
 
 export const ADMIN = { email: 'admin@example.com', password: 'admin-password' }
 
 export const USER_PASSWORD = 'user-password'
 
-export type TestApi = RunningApi & Omit<ApiClient, 'closeStreams'>
+export type TestApi = RunningApi &
+  Omit<ApiClient, 'closeStreams'> & {
+    /** Where its database is, for `queryDb`, `databaseEnv` or a second process on the same data. */
+    database: string
+  }
 
-/** Starts a real API (HTTP server, SQLite file, Redis) with settings a test may override. */
+/**
+ * Starts a real API (HTTP server, a fresh database on the backend under test, Redis) with
+ * settings a test may override (`databaseEnv(location)` to share another API's database).
+ */
 export const startTestApi = async (env: Record<string, string> = {}): Promise<TestApi> => {
   const config = loadApiConfig({
     PORT: '0',
-    DB_PATH: tempDbPath(),
+    ...(env.DB_PATH || env.DATABASE_URL ? {} : databaseEnv(await tempDatabase())),
     REDIS_URL: inject('redisUrl'),
     REDIS_PREFIX: uniquePrefix(),
     ADMIN_EMAIL: ADMIN.email,
@@ -32,7 +39,7 @@ export const startTestApi = async (env: Record<string, string> = {}): Promise<Te
     api.server.closeAllConnections()
     await stopped
   }
-  return Object.assign(api, client, { stop: stopAll })
+  return Object.assign(api, client, { stop: stopAll, database: databaseLocation(config) })
 }
 
 /** A vitest fixture: `api` is a fresh, running API per test, stopped afterwards. */

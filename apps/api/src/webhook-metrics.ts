@@ -11,8 +11,8 @@ export const registerWebhookMetrics = (registry: Registry, db: Db) => {
     help: 'Webhook deliveries by outcome (pending, delivered, failed)',
     labelNames: ['status'] as const,
     registers: [registry],
-    collect() {
-      const { byStatus } = webhookDeliveryStats(db)
+    async collect() {
+      const { byStatus } = await webhookDeliveryStats(db)
       for (const [status, n] of Object.entries(byStatus)) this.set({ status }, n)
     },
   })
@@ -20,8 +20,8 @@ export const registerWebhookMetrics = (registry: Registry, db: Db) => {
     name: 'dormant_webhook_delivery_lag_seconds',
     help: 'Age of the oldest webhook attempt that is due and not yet made (0 when caught up)',
     registers: [registry],
-    collect() {
-      this.set(webhookDeliveryStats(db).dueLagMs / 1000)
+    async collect() {
+      this.set((await webhookDeliveryStats(db)).dueLagMs / 1000)
     },
   })
 }

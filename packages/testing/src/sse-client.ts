@@ -7,6 +7,20 @@ export type SseFrame = {
   comment?: string
 }
 
+/**
+ * An SSE id as our servers write it, `<epoch>:<n>` (or a bare `<n>`): the epoch of the
+ * database's positions and the event's position. Throws on anything else, so a test never
+ * compares ids it did not understand.
+ */
+export const parseStreamId = (id: string | undefined): { epoch: string | undefined; position: number } => {
+  const match = /^(?:([0-9a-z]+):)?(\d+)$/.exec(id ?? '')
+  if (!match) throw new Error(`not an SSE id of ours: ${id}`)
+  return { epoch: match[1], position: Number(match[2]) }
+}
+
+/** The position an SSE id names (see `parseStreamId`). */
+export const streamPosition = (id: string | undefined) => parseStreamId(id).position
+
 type Waiter = { predicate: (frames: SseFrame[]) => boolean; resolve: () => void }
 
 /**

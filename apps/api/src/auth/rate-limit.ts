@@ -17,9 +17,9 @@ export const createLoginLimiter = (db: Db, options: { perAccount: number; perAdd
   const keys = (a: Attempt) => ({ account: stored(`account:${a.account}`), address: stored(`address:${a.address}`) })
   return {
     /** Reserves the attempt and returns 0, or returns the seconds until it may be tried. */
-    reserve(attempt: Attempt, now = Date.now()) {
+    async reserve(attempt: Attempt, now = Date.now()) {
       const { account, address } = keys(attempt)
-      const waitMs = reserveLoginAttempt(
+      const waitMs = await reserveLoginAttempt(
         db,
         [
           { key: account, limit: options.perAccount, windowMs: options.windowMs },
@@ -29,15 +29,15 @@ export const createLoginLimiter = (db: Db, options: { perAccount: number; perAdd
       )
       return waitMs > 0 ? Math.max(1, Math.ceil(waitMs / 1000)) : 0
     },
-    failed(attempt: Attempt) {
+    async failed(attempt: Attempt) {
       const { account, address } = keys(attempt)
-      keepLoginAttempt(db, [account, address])
+      await keepLoginAttempt(db, [account, address])
     },
     /** The account's past failures are forgiven; the address's are not (it may be guessing at others). */
-    succeeded(attempt: Attempt) {
+    async succeeded(attempt: Attempt) {
       const { account, address } = keys(attempt)
-      forgiveLoginFailures(db, [account])
-      releaseLoginAttempt(db, [address])
+      await forgiveLoginFailures(db, [account])
+      await releaseLoginAttempt(db, [address])
     },
   }
 }

@@ -40,7 +40,7 @@ const sessionToken = (c: Context<AppEnv>) => {
 }
 
 /** Reads the session and its user from the DB on every request: no grant is cached. */
-export const loadSession = (c: Context<AppEnv>, deps: Pick<Deps, 'db'>): Session | null => {
+export const loadSession = async (c: Context<AppEnv>, deps: Pick<Deps, 'db'>): Promise<Session | null> => {
   const token = sessionToken(c)
   if (!token || token.length > 128) return null
   return findSession(deps.db, hashToken(token))
@@ -48,7 +48,7 @@ export const loadSession = (c: Context<AppEnv>, deps: Pick<Deps, 'db'>): Session
 
 export const requireSession = (deps: Pick<Deps, 'db'>) =>
   createMiddleware<AppEnv>(async (c, next) => {
-    const session = loadSession(c, deps)
+    const session = await loadSession(c, deps)
     if (!session) throw new AppError('unauthorized', 'sign in first')
     c.set('session', session)
     await next()
@@ -56,7 +56,7 @@ export const requireSession = (deps: Pick<Deps, 'db'>) =>
 
 export const requireAdmin = (deps: Pick<Deps, 'db'>) =>
   createMiddleware<AppEnv>(async (c, next) => {
-    const session = loadSession(c, deps)
+    const session = await loadSession(c, deps)
     if (!session) throw new AppError('unauthorized', 'sign in first')
     if (session.user.role !== 'admin') throw new AppError('forbidden', 'admins only')
     c.set('session', session)

@@ -1,3 +1,4 @@
+import { queryDb } from '@dormant/testing'
 import { describe, expect } from 'vitest'
 import { ADMIN, startTestApi, type TestApi, test } from '../testing.js'
 
@@ -75,7 +76,7 @@ describe('login rate limits', () => {
       // Other accounts are not locked out by someone guessing at this one.
       expect((await login(api, { email: other.email, password: 'user-password' })).status).toBe(200)
       // The counters are keyed by hashes: what was typed into the email field is not stored.
-      const keys = api.deps.db.$client.prepare('select key from login_failures').pluck().all() as string[]
+      const keys = (await queryDb<{ key: string }>(api.database, 'select key from login_failures')).map((r) => r.key)
       expect(keys.length).toBeGreaterThan(0)
       for (const key of keys) expect(key).not.toMatch(/@|account|address|127\.0\.0\.1/)
     } finally {
@@ -119,7 +120,7 @@ describe('POST /api/auth/logout', () => {
 describe('sessions', () => {
   test('401 once the session has expired', async ({ api }) => {
     const user = await api.newUser()
-    api.deps.db.$client.prepare('update sessions set expires_at = ? where user_id = ?').run(Date.now() - 1, user.id)
+    await queryDb(api.database, 'update sessions set expires_at = ? where user_id = ?', [Date.now() - 1, user.id])
     const res = await api.call('/api/me', { cookie: user.cookie })
     expect(res.status).toBe(401)
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unauthorized')

@@ -1,3 +1,4 @@
+import type { DormantEvent } from '@dormant/core'
 import { createSession, findLoginByEmail, getUser, revokeSession } from '@dormant/db'
 import { getConnInfo } from '@hono/node-server/conninfo'
 import { createRoute, z } from '@hono/zod-openapi'
@@ -45,9 +46,16 @@ const clientAddress = (c: Context<AppEnv>) => {
   }
 }
 
-/** Revokes sessions and ends their open streams in every API process. */
-const endSessions = (c: Context<AppEnv>, deps: Deps, sessionIds: string[]) => {
-  const events = sessionIds.flatMap((id) => revokeSession(deps.db, id) ?? [])
+/**
+ * Revokes sessions and ends their open streams in every API process. The revocations
+ * commit before any stream is ended, so a stream that reconnects at once is refused.
+ */
+const endSessions = async (c: Context<AppEnv>, deps: Deps, sessionIds: string[]) => {
+  const events: DormantEvent[] = []
+  for (const id of sessionIds) {
+    const event = await revokeSession(deps.db, id)
+    if (event) events.push(event)
+  }
   // The events end the streams in every process that reads them (from the bus or the
   // table); the bus message is the fast path for processes that predate them.
   deps.hub.closeSessions(sessionIds)
@@ -62,34 +70,34 @@ export const authRoutes = (deps: Deps) =>
     .openapi(login, async (c) => {
       const { email, password } = c.req.valid('json')
       const attempt = { account: email.trim().toLowerCase(), address: clientAddress(c) }
-      const wait = deps.limiters.login.reserve(attempt)
+      const wait = await deps.limiters.login.reserve(attempt)
       if (wait > 0) {
         c.header('Retry-After', String(wait))
         throw new AppError('rate_limited', 'too many failed sign-ins; try again later', { retryAfterSeconds: wait })
       }
-      let user: ReturnType<typeof getUser> | null = null
+      let user: Awaited<ReturnType<typeof getUser>> | null = null
       try {
-        const found = findLoginByEmail(deps.db, email)
+        const found = await findLoginByEmail(deps.db, email)
         // Always run scrypt, so response time does not tell whether the email exists.
         const ok = await verifyPassword(password, found?.passwordHash ?? DUMMY_HASH)
-        user = ok && found ? getUser(deps.db, found.id) : null
+        user = ok && found ? await getUser(deps.db, found.id) : null
       } finally {
         // An error during the check counts as a failure: the reservation is never left hanging.
-        if (user) deps.limiters.login.succeeded(attempt)
-        else deps.limiters.login.failed(attempt)
+        if (user) await deps.limiters.login.succeeded(attempt)
+        else await deps.limiters.login.failed(attempt)
       }
       if (!user) throw new AppError('invalid_credentials', 'wrong email or password')
       // Rotation: a login always issues a new token and retires the one the browser had.
-      const previous = loadSession(c, deps)
-      if (previous) endSessions(c, deps, [previous.sessionId])
+      const previous = await loadSession(c, deps)
+      if (previous) await endSessions(c, deps, [previous.sessionId])
       const token = newSessionToken()
-      createSession(deps.db, { userId: user.id, tokenHash: hashToken(token), ttlMs: deps.config.SESSION_TTL_MS })
+      await createSession(deps.db, { userId: user.id, tokenHash: hashToken(token), ttlMs: deps.config.SESSION_TTL_MS })
       setSessionCookie(c, token, deps)
       c.var.log.info({ userId: user.id }, 'signed in')
       return c.json({ user }, 200)
     })
-    .openapi({ ...logout, middleware: [requireSession(deps)] as const }, (c) => {
-      endSessions(c, deps, [c.var.session.sessionId])
+    .openapi({ ...logout, middleware: [requireSession(deps)] as const }, async (c) => {
+      await endSessions(c, deps, [c.var.session.sessionId])
       clearSessionCookie(c, deps)
       return c.body(null, 204)
     })

@@ -25,7 +25,7 @@ const staticFiles: typeof serveStatic = (options) => serveStatic({ ...options, r
 /** Admins only. A browser opening the page unsigned goes to /login; anything else gets JSON. */
 const requireAdminPage = (deps: Pick<Deps, 'db'>) =>
   createMiddleware<AppEnv>(async (c, next) => {
-    const session = loadSession(c, deps)
+    const session = await loadSession(c, deps)
     if (!session) {
       const wantsPage = c.req.method === 'GET' && (c.req.header('accept') ?? '').includes('text/html')
       if (wantsPage) return c.redirect(`/login?next=${encodeURIComponent(c.req.path)}`, 302)

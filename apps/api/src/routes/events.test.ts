@@ -1,5 +1,6 @@
 import { get, type IncomingMessage } from 'node:http'
-import type { SseFrame } from '@dormant/testing'
+import { latestEventId, readEvents } from '@dormant/db'
+import { parseStreamId, type SseFrame, streamPosition } from '@dormant/testing'
 import { describe, expect } from 'vitest'
 import { type TestApi, test } from '../testing.js'
 
@@ -41,7 +42,7 @@ describe('GET /api/events', () => {
     expect(first.startsWith('retry: 2000\n\n')).toBe(true)
   })
 
-  test('retry first, then a snapshot of the user, then one event per change with increasing integer ids', async ({
+  test('retry first, then a snapshot of the user, then one event per change with increasing <epoch>:<position> ids', async ({
     api,
   }) => {
     const user = await api.newUser()
@@ -74,12 +75,15 @@ describe('GET /api/events', () => {
       .events()
       .filter((f) => f.event !== 'snapshot' && f.retry === undefined)
       .map((f) => f.id)
-    for (const id of ids) expect(id).toMatch(/^\d+$/)
-    const numbers = ids.map(Number)
+    for (const id of ids) expect(id).toMatch(/^[0-9a-z]+:\d+$/)
+    const { epoch } = parseStreamId(snapshot.id)
+    expect(epoch).toBe(api.deps.hub.epoch)
+    expect(ids.map((id) => parseStreamId(id).epoch)).toEqual(ids.map(() => epoch))
+    const numbers = ids.map(streamPosition)
     expect(numbers).toEqual([...numbers].sort((a, b) => a - b))
     expect(new Set(numbers).size).toBe(numbers.length)
     expect(numbers).toHaveLength(4)
-    expect(numbers[0]).toBeGreaterThan(Number(snapshot.id))
+    expect(numbers[0]).toBeGreaterThan(streamPosition(snapshot.id))
   })
 
   test('401 JSON without a session or with a revoked one', async ({ api }) => {
@@ -92,16 +96,45 @@ describe('GET /api/events', () => {
     expect((await api.call('/api/events', { cookie: user.cookie })).status).toBe(401)
   })
 
-  test('400 JSON for a Last-Event-ID that is not a non-negative integer', async ({ api }) => {
+  test('a Last-Event-ID of another epoch, beyond the table, or not ours gets a reset snapshot in the current epoch', async ({
+    api,
+  }) => {
     const user = await api.newUser()
-    for (const bad of ['abc', '-1', '1.5', '1e3', '99999999999999999999']) {
-      for (const res of [
-        await api.call('/api/events', { cookie: user.cookie, headers: { 'last-event-id': bad } }),
-        await api.call(`/api/events?lastEventId=${encodeURIComponent(bad)}`, { cookie: user.cookie }),
+    await setPermissions(api, user.id, ['reports.view'])
+    const position = await latestEventId(api.deps.db)
+    const other = api.deps.hub.epoch === 'zz' ? 'yy' : 'zz'
+    for (const stale of [
+      `${other}:${position}`,
+      `${api.deps.hub.epoch}:${position + 1000}`,
+      'abc',
+      '-1',
+      '1.5',
+      ':3',
+    ]) {
+      for (const stream of [
+        api.stream(user.cookie, { lastEventId: stale }),
+        api.stream(user.cookie, { query: `?lastEventId=${encodeURIComponent(stale)}` }),
       ]) {
-        expect(res.status, bad).toBe(400)
-        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('validation_failed')
+        await stream.untilEvents(1, 'snapshot')
+        const snapshot = stream.events('snapshot')[0] as SseFrame
+        expect((snapshot.data as UserData).reset, stale).toBe(true)
+        expect(snapshot.id).toBe(`${api.deps.hub.epoch}:${position}`)
+        stream.close()
       }
+    }
+  })
+
+  test('a Last-Event-ID of the current epoch, with or without it, resumes by replay', async ({ api }) => {
+    const user = await api.newUser()
+    const n = await latestEventId(api.deps.db)
+    await setPermissions(api, user.id, ['reports.view'])
+    const expected = (await readEvents(api.deps.db, n, { userId: user.id })).map((e) => `${api.deps.hub.epoch}:${e.id}`)
+    for (const id of [`${api.deps.hub.epoch}:${n}`, String(n)]) {
+      const stream = api.stream(user.cookie, { lastEventId: id })
+      await stream.untilEvents(1, 'user.updated')
+      expect(((stream.events('snapshot')[0] as SseFrame).data as UserData).reset).toBeUndefined()
+      expect(stream.events('user.updated').map((f) => f.id)).toEqual(expected)
+      stream.close()
     }
   })
 })
@@ -128,13 +161,13 @@ describe('GET /api/admin/events', () => {
 
   test("an admin's stream replays every user's events after Last-Event-ID", async ({ api }) => {
     const [a, b] = [await api.newUser(), await api.newUser()]
-    const n = api.deps.hub.lastId
+    const n = await latestEventId(api.deps.db)
     await setPermissions(api, a.id, ['reports.view'])
     await setPermissions(api, b.id, ['reports.export'])
     const admin = api.stream(await api.adminCookie(), { admin: true, lastEventId: n })
     await admin.untilEvents(2, 'user.updated')
     expect(admin.events('snapshot')[0]?.id).toBeUndefined()
-    expect(admin.events('user.updated').map((f) => [Number(f.id), (f.data as UserData).user.id])).toEqual([
+    expect(admin.events('user.updated').map((f) => [streamPosition(f.id), (f.data as UserData).user.id])).toEqual([
       [n + 1, a.id],
       [n + 2, b.id],
     ])

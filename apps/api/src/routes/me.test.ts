@@ -83,9 +83,9 @@ describe('transaction history', () => {
     const user = await api.newUser()
     const completed: string[] = []
     for (const at of [1_000_000, 2_000_000]) {
-      const started = startHibernation(api.deps.db, user.id, 1000, at)
+      const started = await startHibernation(api.deps.db, user.id, 1000, at)
       if ('error' in started) throw new Error(started.error)
-      expect(completeHibernation(api.deps.db, started.hibernation.id, at + 1000).outcome).toBe('completed')
+      expect((await completeHibernation(api.deps.db, started.hibernation.id, at + 1000)).outcome).toBe('completed')
       completed.push(started.hibernation.id)
     }
     const mine = await api.call('/api/me/transactions', { cookie: user.cookie })

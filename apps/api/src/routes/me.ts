@@ -49,15 +49,15 @@ const transactions = createRoute({
 export const meRoutes = (deps: Deps) =>
   router(requireSession(deps))
     .openapi(me, (c) => c.json({ user: c.var.session.user }, 200))
-    .openapi(startOwn, (c) => {
+    .openapi(startOwn, async (c) => {
       assertPermission(c.var.session, 'hibernation.self')
-      return c.json({ user: startFor(deps, c.var.session.user.id) }, 201)
+      return c.json({ user: await startFor(deps, c.var.session.user.id) }, 201)
     })
-    .openapi(cancelOwn, (c) => {
+    .openapi(cancelOwn, async (c) => {
       assertPermission(c.var.session, 'hibernation.self')
-      return c.json({ user: cancelFor(deps, c.var.session.user.id) }, 200)
+      return c.json({ user: await cancelFor(deps, c.var.session.user.id) }, 200)
     })
-    .openapi(transactions, (c) => {
+    .openapi(transactions, async (c) => {
       assertPermission(c.var.session, 'transactions.read')
-      return c.json({ transactions: listTransactions(deps.db, c.var.session.user.id) }, 200)
+      return c.json({ transactions: await listTransactions(deps.db, c.var.session.user.id) }, 200)
     })

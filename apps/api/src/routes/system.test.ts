@@ -1,4 +1,5 @@
 import { networkInterfaces } from 'node:os'
+import { closeDb } from '@dormant/db'
 import { startRedisServer, waitFor } from '@dormant/testing'
 import { describe, expect } from 'vitest'
 import { startTestApi, test } from '../testing.js'
@@ -28,7 +29,7 @@ describe('GET /healthz', () => {
 
 describe('GET /healthz without the database', () => {
   test('503 naming the DB when it cannot be queried', async ({ api }) => {
-    api.deps.db.$client.close()
+    await closeDb(api.deps.db)
     const res = await api.call('/healthz')
     expect(res.status).toBe(503)
     expect(await res.json()).toEqual({ ok: false, redis: 'up', db: 'down' })
@@ -36,7 +37,7 @@ describe('GET /healthz without the database', () => {
 
   test('other routes answer 503 unavailable, not 500, while the DB cannot be reached', async ({ api }) => {
     const user = await api.newUser()
-    api.deps.db.$client.close()
+    await closeDb(api.deps.db)
     for (const [path, method] of [
       ['/api/me', 'GET'],
       ['/api/auth/login', 'POST'],

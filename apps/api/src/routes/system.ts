@@ -1,3 +1,4 @@
+import { ping } from '@dormant/db'
 import { getConnInfo } from '@hono/node-server/conninfo'
 import type { Context } from 'hono'
 import { Hono } from 'hono'
@@ -7,14 +8,14 @@ import { AppError } from '../errors.js'
 
 const PING_TIMEOUT_MS = 1000
 
-const redisUp = async (deps: Deps) => {
-  if (deps.redis.status !== 'ready') return false
+/** True when `check` answers true within PING_TIMEOUT_MS: a health check never hangs on a dead peer. */
+const answers = async (check: () => Promise<boolean>) => {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS)
   })
   try {
-    return await Promise.race([deps.redis.ping().then((r) => r === 'PONG'), timeout])
+    return await Promise.race([check(), timeout])
   } catch {
     return false
   } finally {
@@ -22,13 +23,10 @@ const redisUp = async (deps: Deps) => {
   }
 }
 
-const dbUp = (deps: Deps) => {
-  try {
-    return deps.db.$client.prepare('select 1 as ok').get() !== undefined
-  } catch {
-    return false
-  }
-}
+const redisUp = (deps: Deps) =>
+  deps.redis.status === 'ready' && answers(async () => (await deps.redis.ping()) === 'PONG')
+
+const dbUp = (deps: Deps) => answers(() => ping(deps.db))
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/
 
@@ -44,8 +42,9 @@ const fromThisHost = (c: Context<AppEnv>) => {
 export const systemRoutes = (deps: Deps) =>
   new Hono<AppEnv>()
     .get('/healthz', async (c) => {
-      const redis = (await redisUp(deps)) ? 'up' : 'down'
-      const db = dbUp(deps) ? 'up' : 'down'
+      const [redisOk, dbOk] = await Promise.all([redisUp(deps), dbUp(deps)])
+      const redis = redisOk ? 'up' : 'down'
+      const db = dbOk ? 'up' : 'down'
       const ok = redis === 'up' && db === 'up'
       return c.json({ ok, redis, db }, ok ? 200 : 503)
     })

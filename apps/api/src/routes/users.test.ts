@@ -9,11 +9,11 @@ const errorCode = async (res: Response) => ((await res.json()) as { error: { cod
 
 /** Runs `act` and checks it wrote nothing: no user, no event. */
 const writesNothing = async (api: TestApi, act: () => Promise<void>) => {
-  const users = countUsers(api.deps.db)
-  const lastEvent = latestEventId(api.deps.db)
+  const users = await countUsers(api.deps.db)
+  const lastEvent = await latestEventId(api.deps.db)
   await act()
-  expect(countUsers(api.deps.db)).toBe(users)
-  expect(latestEventId(api.deps.db)).toBe(lastEvent)
+  expect(await countUsers(api.deps.db)).toBe(users)
+  expect(await latestEventId(api.deps.db)).toBe(lastEvent)
 }
 
 describe('admin routes refuse others', () => {

@@ -129,18 +129,18 @@ const transactions = createRoute({
   responses: { 200: json(TransactionsResponse, 'History'), ...authErrors, 404: errors[404] },
 })
 
-const mustExist = (deps: Deps, id: string) => {
-  const user = getUser(deps.db, id)
+const mustExist = async (deps: Deps, id: string) => {
+  const user = await getUser(deps.db, id)
   if (!user) throw new AppError('not_found', 'no such user')
   return user
 }
 
 export const usersRoutes = (deps: Deps) =>
   router(requireAdmin(deps))
-    .openapi(list, (c) => c.json(listUsers(deps.db, c.req.valid('query')), 200))
+    .openapi(list, async (c) => c.json(await listUsers(deps.db, c.req.valid('query')), 200))
     .openapi(create, async (c) => {
       const body = c.req.valid('json')
-      const result = createUser(deps.db, {
+      const result = await createUser(deps.db, {
         email: body.email,
         passwordHash: await hashPassword(body.password),
         name: body.name,
@@ -151,20 +151,20 @@ export const usersRoutes = (deps: Deps) =>
       announce(deps, result.events)
       return c.json({ user: result.user }, 201)
     })
-    .openapi(get, (c) => c.json({ user: mustExist(deps, c.req.valid('param').id) }, 200))
-    .openapi(putPermissions, (c) => {
-      const result = setPermissions(deps.db, c.req.valid('param').id, c.req.valid('json').permissions)
+    .openapi(get, async (c) => c.json({ user: await mustExist(deps, c.req.valid('param').id) }, 200))
+    .openapi(putPermissions, async (c) => {
+      const result = await setPermissions(deps.db, c.req.valid('param').id, c.req.valid('json').permissions)
       if (!result) throw new AppError('not_found', 'no such user')
       announce(deps, result.events)
       return c.json({ user: result.user }, 200)
     })
     .openapi(startHibernation, async (c) => {
       const { id } = c.req.valid('param')
-      return c.json({ user: startFor(deps, id, c.req.valid('json').durationMs) }, 201)
+      return c.json({ user: await startFor(deps, id, c.req.valid('json').durationMs) }, 201)
     })
-    .openapi(cancelHibernation, (c) => c.json({ user: cancelFor(deps, c.req.valid('param').id) }, 200))
-    .openapi(transactions, (c) => {
+    .openapi(cancelHibernation, async (c) => c.json({ user: await cancelFor(deps, c.req.valid('param').id) }, 200))
+    .openapi(transactions, async (c) => {
       const { id } = c.req.valid('param')
-      mustExist(deps, id)
-      return c.json({ transactions: listTransactions(deps.db, id) }, 200)
+      await mustExist(deps, id)
+      return c.json({ transactions: await listTransactions(deps.db, id) }, 200)
     })

@@ -1,6 +1,6 @@
 import { createWebhookQueue, isRefusedAddress, webhookJobId } from '@dormant/core'
 import { dispatchWebhookEvents, listWebhookDeliveries } from '@dormant/db'
-import { startReceiver } from '@dormant/testing'
+import { queryDb, startReceiver } from '@dormant/testing'
 import { Webhook } from 'standardwebhooks'
 import { describe, expect } from 'vitest'
 import { startTestApi, type TestApi, test } from '../testing.js'
@@ -93,9 +93,8 @@ describe('/api/webhooks', () => {
     })
     const { endpoint } = (await created.json()) as { endpoint: Endpoint }
     const rotate = `/api/webhooks/${endpoint.id}/secret`
-    const secrets = () =>
-      api.deps.db.$client.prepare('select secrets from webhook_endpoints where id = ?').get(endpoint.id)
-    const before = secrets()
+    const secrets = () => queryDb(api.database, 'select secrets from webhook_endpoints where id = ?', [endpoint.id])
+    const before = await secrets()
     for (const body of ['{"extra":1}', '[', '"x"', '[]']) {
       const res = await api.call(rotate, {
         method: 'POST',
@@ -112,7 +111,7 @@ describe('/api/webhooks', () => {
       headers: { 'content-type': 'text/plain' },
     })
     expect(wrongType.status).toBe(415)
-    expect(secrets()).toEqual(before)
+    expect(await secrets()).toEqual(before)
     expect((await api.call(rotate, { method: 'POST', cookie, json: {} })).status).toBe(200)
     expect((await api.call(`/api/webhooks/${endpoint.id}/deliveries?cursor=abc`, { cookie })).status).toBe(400)
     expect((await api.call(`/api/webhooks/${endpoint.id}/deliveries?limit=0`, { cookie })).status).toBe(400)
@@ -164,9 +163,9 @@ test('a redelivery is accepted (202) and shown live on the admin stream as webho
     })
     expect(created.status).toBe(201)
     const { endpoint } = (await created.json()) as { endpoint: Endpoint }
-    dispatchWebhookEvents(api.deps.db) // starts the cursor (no worker runs in this test)
+    await dispatchWebhookEvents(api.deps.db) // starts the cursor (no worker runs in this test)
     await api.newUser()
-    const { created: rows } = dispatchWebhookEvents(api.deps.db)
+    const { created: rows } = await dispatchWebhookEvents(api.deps.db)
     expect(rows).toHaveLength(1)
     const delivery = rows[0]!
 
@@ -181,7 +180,7 @@ test('a redelivery is accepted (202) and shown live on the admin stream as webho
     expect(feed.events('webhook.delivery')[0]?.data).toMatchObject({ id: delivery.id, status: 'pending' })
     const queue = createWebhookQueue(api.deps.redis, api.deps.config.REDIS_PREFIX)
     expect(await queue.getJob(webhookJobId(delivery.id, 1))).toBeTruthy()
-    const log = listWebhookDeliveries(api.deps.db, endpoint.id, 10).deliveries
+    const log = (await listWebhookDeliveries(api.deps.db, endpoint.id, 10)).deliveries
     expect(log.map((d) => d.id)).toEqual([delivery.id])
     expect(
       (await api.call(`/api/webhooks/${endpoint.id}/deliveries/whd_nope/retry`, { method: 'POST', cookie })).status,

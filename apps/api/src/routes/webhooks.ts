@@ -160,11 +160,11 @@ const retry = createRoute({
 
 export const webhooksRoutes = (deps: Deps) => {
   registerWebhookMetrics(deps.metrics.registry, deps.db)
-  const mustExist = (id: string) => {
-    if (!getWebhookEndpoint(deps.db, id)) throw new AppError('not_found', 'no such webhook endpoint')
+  const mustExist = async (id: string) => {
+    if (!(await getWebhookEndpoint(deps.db, id))) throw new AppError('not_found', 'no such webhook endpoint')
   }
   return router(requireAdmin(deps))
-    .openapi(list, (c) => c.json({ endpoints: listWebhookEndpoints(deps.db) }, 200))
+    .openapi(list, async (c) => c.json({ endpoints: await listWebhookEndpoints(deps.db) }, 200))
     .openapi(create, async (c) => {
       const body = c.req.valid('json')
       try {
@@ -174,29 +174,36 @@ export const webhooksRoutes = (deps: Deps) => {
         throw new AppError('validation_failed', `url: ${err.message}`, [{ path: ['url'], message: err.message }])
       }
       const secret = newWebhookSecret()
-      const endpoint = createWebhookEndpoint(deps.db, { url: body.url, events: [...new Set(body.events)], secret })
+      const endpoint = await createWebhookEndpoint(deps.db, {
+        url: body.url,
+        events: [...new Set(body.events)],
+        secret,
+      })
       return c.json({ endpoint, secret }, 201)
     })
-    .openapi(remove, (c) => {
-      if (!deleteWebhookEndpoint(deps.db, c.req.valid('param').id))
+    .openapi(remove, async (c) => {
+      if (!(await deleteWebhookEndpoint(deps.db, c.req.valid('param').id)))
         throw new AppError('not_found', 'no such webhook endpoint')
       return c.body(null, 204)
     })
-    .openapi(rotate, (c) => {
+    .openapi(rotate, async (c) => {
       const secret = newWebhookSecret()
-      if (!rotateWebhookSecret(deps.db, c.req.valid('param').id, secret, ROTATION_OVERLAP_MS))
+      if (!(await rotateWebhookSecret(deps.db, c.req.valid('param').id, secret, ROTATION_OVERLAP_MS)))
         throw new AppError('not_found', 'no such webhook endpoint')
       return c.json({ secret }, 200)
     })
-    .openapi(deliveries, (c) => {
+    .openapi(deliveries, async (c) => {
       const { id } = c.req.valid('param')
-      mustExist(id)
+      await mustExist(id)
       const { limit, cursor } = c.req.valid('query')
-      return c.json(listWebhookDeliveries(deps.db, id, limit, cursor === undefined ? undefined : Number(cursor)), 200)
+      return c.json(
+        await listWebhookDeliveries(deps.db, id, limit, cursor === undefined ? undefined : Number(cursor)),
+        200,
+      )
     })
     .openapi(retry, async (c) => {
       const { id, deliveryId } = c.req.valid('param')
-      const row = redeliver(deps.db, id, deliveryId)
+      const row = await redeliver(deps.db, id, deliveryId)
       if (!row) throw new AppError('not_found', 'no such delivery')
       // The row is pending now: if this enqueue fails, the worker's reconciler creates the job.
       await enqueueDeliveries(deps.webhookQueue, [

@@ -2,18 +2,20 @@ import type { ServerResponse } from 'node:http'
 
 /** One open stream, written straight to the Node response (no web-stream plumbing). */
 export class SseConnection {
-  /** Highest event id this stream has been sent (or has seen in its replay). */
-  cursor: number
+  /** Highest event position this stream has been sent (or has seen in its replay). */
+  cursor = -1
+  /** Whether the stream has its position yet (`open`); until then it holds every event. */
+  opened = false
   closed = false
   slot = 0
   readonly deadline: number
   /** Whether `transaction.created` frames may reach this stream (the route's permission). */
   readsTransactions: boolean
   /**
-   * Live frames held while the replay is still being written: sent after it, so the stream
-   * stays in id order. Undefined once the stream is live.
+   * Live frames held while the stream's opening is read and its replay written: sent after
+   * them, so the stream stays in position order. Undefined once the stream is live.
    */
-  private held: { id: number; frame: string }[] | undefined
+  private held: { id: number; frame: string }[] | undefined = []
   private heldBytes = 0
   /** Set when held frames were dropped: the replay must read the table up to this id. */
   replayTo = 0
@@ -25,22 +27,17 @@ export class SseConnection {
     readonly scope: { userId: string } | 'all',
     readonly sessionId: string,
     options: {
-      cursor: number
       lifetimeMs: number
       /** The stream never outlives its session: it ends at this time at the latest. */
       notAfter: number
       bufferLimit: number
       readsTransactions: boolean
-      /** Holds live frames until `goLive()`: a replay is still being written. */
-      replaying?: boolean
       onOverflow: () => void
     },
   ) {
-    this.cursor = options.cursor
     this.bufferLimit = options.bufferLimit
     this.onOverflow = options.onOverflow
     this.readsTransactions = options.readsTransactions
-    if (options.replaying) this.held = []
     // ±20 % jitter, so streams opened together do not all reconnect together.
     this.deadline = Math.min(options.notAfter, Date.now() + options.lifetimeMs * (0.8 + Math.random() * 0.4))
   }
@@ -50,7 +47,16 @@ export class SseConnection {
   /** Bytes we let sit unread: the cap, plus the replay until the client has drained it. */
   private allowance = 0
 
-  /** Sends one live event unless this stream already has it; held while a replay runs. */
+  /**
+   * Sets where the stream starts: the snapshot's position, or the client's when it replays.
+   * Held events at or below it are dropped when the stream goes live.
+   */
+  open(cursor: number) {
+    this.cursor = cursor
+    this.opened = true
+  }
+
+  /** Sends one live event unless this stream already has it; held until the stream is live. */
   send(id: number, frame: string) {
     if (id <= this.cursor) return false
     if (this.held) {

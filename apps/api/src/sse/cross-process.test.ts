@@ -1,11 +1,11 @@
 import { closeDb, openDb, readEvents, setPermissions } from '@dormant/db'
-import { startRedisServer } from '@dormant/testing'
+import { databaseEnv, startRedisServer, streamPosition } from '@dormant/testing'
 import { describe, expect } from 'vitest'
 import { startTestApi, type TestApi, test } from '../testing.js'
 
 /** A second API process on the same database and Redis prefix. */
 const sibling = (api: TestApi, env: Record<string, string> = {}) =>
-  startTestApi({ DB_PATH: api.deps.config.DB_PATH, REDIS_PREFIX: api.deps.config.REDIS_PREFIX, ...env })
+  startTestApi({ ...databaseEnv(api.database), REDIS_PREFIX: api.deps.config.REDIS_PREFIX, ...env })
 
 describe('two API processes', () => {
   test('a change made through one reaches a stream held by the other, once', async ({ api }) => {
@@ -18,8 +18,10 @@ describe('two API processes', () => {
       await other.grant(user.id, ['reports.export'])
       await api.grant(user.id, ['billing.manage'])
       await stream.untilEvents(3, 'user.updated')
-      const expected = readEvents(api.deps.db, Number(stream.events('snapshot')[0]?.id), { userId: user.id })
-      expect(stream.events('user.updated').map((f) => Number(f.id))).toEqual(expected.map((e) => e.id))
+      const expected = await readEvents(api.deps.db, streamPosition(stream.events('snapshot')[0]?.id), {
+        userId: user.id,
+      })
+      expect(stream.events('user.updated').map((f) => streamPosition(f.id))).toEqual(expected.map((e) => e.id))
     } finally {
       await other.stop()
     }
@@ -48,7 +50,7 @@ describe('Redis outage', () => {
     const redis = await startRedisServer()
     const api = await startTestApi({ REDIS_URL: redis.url })
     const other = await sibling(api, { REDIS_URL: redis.url })
-    const worker = openDb(api.deps.config.DB_PATH)
+    const worker = await openDb(api.database)
     try {
       const user = await api.newUser()
       const stream = other.stream(user.cookie)
@@ -57,15 +59,17 @@ describe('Redis outage', () => {
       await redis.kill()
       // The API keeps working without Redis: the commit is the promise.
       await api.grant(user.id, ['reports.view'])
-      expect(setPermissions(worker, user.id, ['billing.manage'])).not.toBeNull()
+      expect(await setPermissions(worker, user.id, ['billing.manage'])).not.toBeNull()
       await redis.start()
 
       await stream.untilEvents(2, 'user.updated', 15_000)
-      const expected = readEvents(api.deps.db, Number(stream.events('snapshot')[0]?.id), { userId: user.id })
-      expect(stream.events('user.updated').map((f) => Number(f.id))).toEqual(expected.map((e) => e.id))
+      const expected = await readEvents(api.deps.db, streamPosition(stream.events('snapshot')[0]?.id), {
+        userId: user.id,
+      })
+      expect(stream.events('user.updated').map((f) => streamPosition(f.id))).toEqual(expected.map((e) => e.id))
       expect(stream.ended).toBe(false)
     } finally {
-      closeDb(worker)
+      await closeDb(worker)
       await other.stop()
       await api.stop()
       await redis.destroy()
@@ -74,22 +78,22 @@ describe('Redis outage', () => {
 })
 
 describe('a publish that never happens', () => {
-  test('a commit nobody publishes (another handle on the file, as a dead process) reaches an open stream within 5 s, Redis up all along', async ({
+  test('a commit nobody publishes (another handle on the database, as a dead process) reaches an open stream within 5 s, Redis up all along', async ({
     api,
   }) => {
-    const writer = openDb(api.deps.config.DB_PATH)
+    const writer = await openDb(api.database)
     try {
       const user = await api.newUser()
       const stream = api.stream(user.cookie)
       await stream.untilEvents(1, 'snapshot')
       // A process that committed and died before publishing: the row is all there is.
       const committedAt = Date.now()
-      expect(setPermissions(writer, user.id, ['billing.manage'])).not.toBeNull()
+      expect(await setPermissions(writer, user.id, ['billing.manage'])).not.toBeNull()
       await stream.untilEvents(1, 'user.updated', 5000)
       expect(Date.now() - committedAt).toBeLessThan(5000)
       expect(stream.events('user.updated')[0]?.data).toMatchObject({ user: { permissions: ['billing.manage'] } })
     } finally {
-      closeDb(writer)
+      await closeDb(writer)
     }
   })
 })

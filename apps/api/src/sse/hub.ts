@@ -1,12 +1,16 @@
 import type { DormantEvent, Logger, UserJson } from '@dormant/core'
-import { type Db, latestEventId, readEvents } from '@dormant/db'
+import { type Db, eventsPrunedThrough, latestEventId, readEvents, snapshot, streamEpoch } from '@dormant/db'
 import type { SseConnection } from './connection.js'
 import { eventFrame, frameOf, pingFrame } from './frames.js'
+import { nextTurn } from './turns.js'
 
 const PAGE = 1000
 const WHEEL_SLOTS = 100
 
 export type HubMetrics = { delivered(count: number): void; overflowed(): void }
+
+/** What a new stream opens with: its user and the position that state is at, in the hub's epoch. */
+export type Opening = { user: UserJson | null; position: number; epoch: string }
 
 /** The route's rule for `transaction.created`: the permission that guards the history. */
 export const readsTransactions = (user: Pick<UserJson, 'role' | 'permissions'>) =>
@@ -15,14 +19,26 @@ export const readsTransactions = (user: Pick<UserJson, 'role' | 'permissions'>) 
 /**
  * The streams of this process and the order of fan-out. Events reach the hub from this
  * process's own commits, from Redis, and from a periodic look at the table's position
- * (for publishes that never happen); whichever way, they go out strictly in id order.
- * A jump in ids means another process's publish is late or lost: the missing range is
- * read from the events table, which is the order. Ids missing from the table were pruned:
- * the hub never moves past them without ending every stream that may have needed them.
+ * (for publishes that never happen); whichever way, they go out strictly in position order.
+ *
+ * Every delivery runs in one queue, one task at a time: the data layer is async, and an
+ * offer fanned out while a catch-up awaits its page would overtake the events on that page.
+ * A jump in positions is filled by reading everything above the last one delivered and
+ * moving only as far as what was read: on PostgreSQL a rolled-back transaction leaves a
+ * hole that no event will ever fill, so the hub never waits for a particular id. A missing
+ * id at or below `eventsPrunedThrough` was pruned: the hub moves past it only after ending
+ * every stream that may have needed it (their clients reconnect and get a `reset`).
  */
 export class StreamHub {
-  /** Highest event id fanned out by this process. */
-  lastId: number
+  /** Highest event position fanned out by this process. */
+  lastId = 0
+  /** The epoch of the database's positions (`streamEpoch`): SSE ids are `<epoch>:<position>`. */
+  epoch = ''
+  private started = false
+  private queue: Promise<unknown> = Promise.resolve()
+  /** A catch-up queued and not yet begun: later requests for one share it. */
+  private nextCatchUp: Promise<void> | undefined
+  private checking = false
   private readonly byUser = new Map<string, Set<SseConnection>>()
   private readonly bySession = new Map<string, Set<SseConnection>>()
   private readonly everyone = new Set<SseConnection>()
@@ -38,8 +54,29 @@ export class StreamHub {
     private readonly log: Logger,
     private readonly heartbeatMs: number,
     private readonly metrics: HubMetrics = { delivered() {}, overflowed() {} },
-  ) {
-    this.lastId = latestEventId(db)
+  ) {}
+
+  /** Reads the table's position and epoch before the first task (and again if that failed). */
+  start(): Promise<void> {
+    return this.enqueue(async () => {})
+  }
+
+  /** Runs `task` once every task queued before it has finished: deliveries never interleave. */
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(async () => {
+      if (!this.started) {
+        ;[this.lastId, this.epoch] = await Promise.all([latestEventId(this.db), streamEpoch(this.db)])
+        this.started = true
+      }
+      return task()
+    })
+    this.queue = run.catch(() => {})
+    return run
+  }
+
+  /** The same, for callers that do not wait for it: a failure is logged, and the next task retries the read. */
+  private background(what: string, task: () => Promise<void>) {
+    return this.enqueue(task).catch((err) => this.log.warn({ err }, `${what} failed`))
   }
 
   add(conn: SseConnection) {
@@ -63,67 +100,120 @@ export class StreamHub {
     if (this.size === 0) this.stopWheel()
   }
 
-  /** Fans out events in id order, filling any gap before them from the table. */
+  /** Fans out events in position order, reading the table first when there is a jump before them. */
   offer(events: readonly DormantEvent[]) {
-    for (const event of events.length > 1 ? [...events].sort((a, b) => a.id - b.id) : events) {
-      if (event.id <= this.lastId) continue
-      if (event.id > this.lastId + 1) {
-        this.catchUp(event.id - 1)
-        // The table does not reach this id: not an event of this database. Never jump to it.
-        if (this.lastId < event.id - 1) {
-          this.log.warn({ id: event.id, lastId: this.lastId }, 'ignoring an event beyond the events table')
+    const sorted = events.length > 1 ? [...events].sort((a, b) => a.id - b.id) : events
+    return this.background('offer', async () => {
+      for (const event of sorted) {
+        if (event.id <= this.lastId) continue
+        if (event.id === this.lastId + 1) {
+          this.deliver(event)
           continue
         }
+        // A publish is late or lost, or a rollback left a hole: the table says which.
+        await this.readTable()
+        // Its commit came before its publish, so the read saw it, unless it is not an event of this database.
+        if (this.lastId < event.id) {
+          this.log.warn({ id: event.id, lastId: this.lastId }, 'ignoring an event beyond the events table')
+        }
       }
-      this.deliver(event)
-    }
+    })
   }
 
   /**
-   * Reads and fans out everything committed after `lastId` (up to `upTo`, and never past
-   * the table's own position). Where ids are missing (pruned before this process read
-   * them), the streams are ended first: their clients reconnect and get a `reset`.
+   * Reads and fans out everything committed above `lastId`; `upTo` is a position known to be
+   * committed (a bus notice), to skip the read when the hub is already there.
    */
-  catchUp(upTo = Number.MAX_SAFE_INTEGER) {
+  catchUp(upTo?: number) {
+    if (upTo !== undefined && this.started && upTo <= this.lastId) return Promise.resolve()
+    this.nextCatchUp ??= this.background('catch-up', async () => {
+      this.nextCatchUp = undefined
+      await this.readTable()
+    })
+    return this.nextCatchUp
+  }
+
+  /**
+   * The opening of a stream that is already registered (and holding what the hub sends it):
+   * once the hub delivered what the table has, the user and the table's position are read
+   * in one transaction, so the state is exactly the one at `position` and the stream's next
+   * event is the next version (the hub being behind the table sent older versions after a
+   * fresh snapshot; found by the chaos campaign).
+   */
+  opening(userId: string): Promise<Opening> {
+    return this.enqueue(async () => {
+      await this.readTable()
+      const { user, position } = await snapshot(this.db, userId)
+      return { user, position, epoch: this.epoch }
+    })
+  }
+
+  /** Pages through the table above `lastId`, taking turns with the rest of the process. */
+  private async readTable() {
     const from = this.lastId
-    const end = Math.min(upTo, latestEventId(this.db))
-    while (this.lastId < end) {
-      const page = readEvents(this.db, this.lastId, { upTo: end, limit: PAGE })
-      for (const event of page) {
-        if (event.id > this.lastId + 1) this.skipGap(event.id - 1)
-        this.deliver(event)
-      }
+    for (;;) {
+      const page = await readEvents(this.db, this.lastId, { limit: PAGE })
+      const first = page[0]
+      if (!first || first.id > this.lastId + 1) await this.skipPruned(first?.id ?? Number.POSITIVE_INFINITY)
+      for (const event of page) this.deliver(event)
       if (page.length < PAGE) break
+      await nextTurn()
     }
-    if (this.lastId < end) this.skipGap(end)
     if (this.lastId > from) this.log.debug({ from, to: this.lastId }, 'caught up from the events table')
   }
 
-  /** Moves past ids this process can no longer read, ending every stream that may have needed them. */
-  private skipGap(through: number) {
+  /**
+   * Ids missing before `next` are holes no event will fill (rollbacks), unless they were
+   * pruned before this process read them: then the streams that may have needed them end
+   * first, and the hub moves past the pruned ones (never past what the table still has).
+   */
+  private async skipPruned(next: number) {
+    const pruned = await eventsPrunedThrough(this.db)
+    if (pruned <= this.lastId) return
+    const through = Math.min(pruned, next - 1)
     this.log.warn(
       { from: this.lastId + 1, through, streams: this.size },
       'events were pruned before delivery; resetting streams',
     )
-    for (const slot of this.wheel) for (const conn of [...slot]) if (conn.cursor < through) conn.end()
+    for (const slot of this.wheel) for (const conn of [...slot]) if (conn.opened && conn.cursor < through) conn.end()
     this.lastId = through
   }
 
   /**
-   * Looks at the table's position every `intervalMs` (one cheap statement, however many
-   * streams): a commit whose publish never came (its process died, or is cut off from
+   * Looks at the table's position and epoch every `intervalMs` (two cheap statements, however
+   * many streams): a commit whose publish never came (its process died, or is cut off from
    * Redis) is delivered within one interval, and so is a durable revocation.
    */
   watchTable(intervalMs: number) {
     clearInterval(this.watcher)
-    this.watcher = setInterval(() => {
-      try {
-        if (latestEventId(this.db) > this.lastId) this.catchUp()
-      } catch (err) {
-        this.log.warn({ err }, 'events table check failed')
-      }
-    }, intervalMs)
+    this.watcher = setInterval(() => void this.check(), intervalMs)
     this.watcher.unref()
+  }
+
+  /**
+   * One look at the table. A new epoch means the database was restored or failed over: its
+   * positions may name other events than the ones streams have, so every stream ends and
+   * its client reconnects to a `reset`.
+   */
+  async check() {
+    if (this.checking) return
+    this.checking = true
+    try {
+      await this.background('events table check', async () => {
+        const [latest, epoch] = await Promise.all([latestEventId(this.db), streamEpoch(this.db)])
+        if (epoch !== this.epoch) {
+          this.log.warn(
+            { from: this.epoch, to: epoch, streams: this.size },
+            'the event epoch changed; ending every stream',
+          )
+          this.epoch = epoch
+          this.lastId = latest
+          for (const slot of this.wheel) for (const conn of [...slot]) conn.end()
+        } else if (latest > this.lastId) await this.readTable()
+      })
+    } finally {
+      this.checking = false
+    }
   }
 
   private deliver(event: DormantEvent) {
@@ -137,7 +227,7 @@ export class StreamHub {
       for (const conn of own) conn.readsTransactions = allowed
     }
     const guarded = event.type === 'transaction.created'
-    const frame = frameOf(event)
+    const frame = frameOf(event, this.epoch)
     let sent = 0
     for (const targets of [own, this.everyone]) {
       if (!targets) continue

@@ -1,6 +1,6 @@
 import { PERMISSION_NAMES } from '@dormant/core'
 import { completeHibernation } from '@dormant/db'
-import { type SseFrame, type SseRecorder, spawnApp } from '@dormant/testing'
+import { databaseEnv, type SseFrame, type SseRecorder, spawnApp, streamPosition } from '@dormant/testing'
 import fc from 'fast-check'
 import { describe, expect } from 'vitest'
 import { startTestApi, test } from '../testing.js'
@@ -23,9 +23,9 @@ describe('G4: a stream carries only its own user’s events', () => {
       json: { durationMs: 1000 },
     })
     const hibernationId = ((await started.json()) as { user: { hibernation: { id: string } } }).user.hibernation.id
-    const completion = completeHibernation(api.deps.db, hibernationId, Date.now() + 1000)
+    const completion = await completeHibernation(api.deps.db, hibernationId, Date.now() + 1000)
     if (completion.outcome !== 'completed') throw new Error(`not completed: ${completion.outcome}`)
-    api.deps.hub.offer(completion.events)
+    await api.deps.hub.offer(completion.events)
     await api.call(`/api/users/${a.id}/permissions`, { method: 'PUT', cookie: admin, json: { permissions: [] } })
     await streamA.untilEvents(5)
 
@@ -89,7 +89,7 @@ describe('G4 over random users and changes', () => {
           await all.until(() => eventFrames(all).length >= total)
           await Promise.all(streams.map((s, i) => s.until(() => eventFrames(s).length >= (expected[i] ?? 0))))
 
-          const allIds = eventFrames(all).map((f) => Number(f.id))
+          const allIds = eventFrames(all).map((f) => streamPosition(f.id))
           expect(allIds).toEqual([...allIds].sort((x, y) => x - y))
           expect(new Set(allIds).size).toBe(total)
           users.forEach((u, i) => {
@@ -112,8 +112,8 @@ describe('G4 over random users and changes', () => {
 describe('G4 through the real worker and Redis', () => {
   test('completions run by a worker process reach only their own user’s stream', async () => {
     const api = await startTestApi({ HIBERNATION_DURATION_MS: '1000' })
-    const { DB_PATH, REDIS_PREFIX, REDIS_URL } = api.deps.config
-    const worker = spawnApp('worker', { DB_PATH, REDIS_PREFIX, REDIS_URL })
+    const { REDIS_PREFIX, REDIS_URL } = api.deps.config
+    const worker = spawnApp('worker', { ...databaseEnv(api.database), REDIS_PREFIX, REDIS_URL })
     try {
       await worker.waitForOutput(/worker (started|ready|listening)/i, 30_000)
       const fields = { permissions: ['hibernation.self', 'transactions.read'] }

@@ -1,11 +1,11 @@
 import { connect, type Socket } from 'node:net'
 import { readEvents, setPermissions } from '@dormant/db'
-import { waitFor } from '@dormant/testing'
+import { queryDb, waitFor } from '@dormant/testing'
 import { describe, expect } from 'vitest'
 import { startTestApi, type TestApi, test } from '../testing.js'
 
 const setName = (api: TestApi, id: string, name: string) =>
-  api.deps.db.$client.prepare('update users set name = ? where id = ?').run(name, id)
+  queryDb(api.database, 'update users set name = ? where id = ?', [name, id])
 
 describe('heartbeat', () => {
   test('a `: ping` comment arrives every SSE_HEARTBEAT_MS on an idle stream', async () => {
@@ -45,7 +45,9 @@ describe('maximum lifetime', () => {
       const lastSeen = first.events('user.updated').at(-1)?.id as string
       const second = api.stream(user.cookie, { lastEventId: lastSeen })
       await second.untilEvents(2, 'user.updated')
-      const everything = readEvents(api.deps.db, 0, { userId: user.id }).map((e) => String(e.id))
+      const everything = (await readEvents(api.deps.db, 0, { userId: user.id })).map(
+        (e) => `${api.deps.hub.epoch}:${e.id}`,
+      )
       const seen = [...first.events('user.updated'), ...second.events('user.updated')].map((f) => f.id)
       expect(seen).toEqual(everything.slice(1))
     } finally {
@@ -93,7 +95,7 @@ describe('slow clients', () => {
       const slow = await api.newUser()
       const healthy = await api.newUser()
       // A long name makes every user.updated frame about 1 KB.
-      setName(api, slow.id, 'x'.repeat(800))
+      await setName(api, slow.id, 'x'.repeat(800))
       const stalled = await stalledClient(api, slow.cookie)
       const reader = api.stream(healthy.cookie)
       await reader.untilEvents(1, 'snapshot')
@@ -103,8 +105,8 @@ describe('slow clients', () => {
       // changes are committed and fanned out in-process, as a request would, but faster.
       for (let batch = 0; api.deps.hub.size === 2 && batch < 100; batch++) {
         for (let i = 0; i < 200; i++) {
-          const change = setPermissions(api.deps.db, slow.id, i % 2 ? ['reports.view'] : ['hibernation.self'])
-          if (change) api.deps.hub.offer(change.events)
+          const change = await setPermissions(api.deps.db, slow.id, i % 2 ? ['reports.view'] : ['hibernation.self'])
+          if (change) void api.deps.hub.offer(change.events)
         }
         await new Promise((resolve) => setImmediate(resolve))
       }

@@ -1,6 +1,6 @@
 import { type BusMessage, type DormantEvent, eventsChannel } from '@dormant/core'
 import { closeDb, type Db, openDb, setPermissions } from '@dormant/db'
-import type { SseRecorder } from '@dormant/testing'
+import { type SseRecorder, streamPosition } from '@dormant/testing'
 import { Redis } from 'ioredis'
 import { describe, expect, inject } from 'vitest'
 import { type TestApi, test } from '../testing.js'
@@ -10,13 +10,13 @@ import { type TestApi, test } from '../testing.js'
  * events; the test plays their Redis publishes in whatever order it likes.
  */
 const setup = async (api: TestApi) => {
-  const others = [openDb(api.deps.config.DB_PATH), openDb(api.deps.config.DB_PATH)] as const
+  const others = [await openDb(api.database), await openDb(api.database)] as const
   const redis = new Redis(inject('redisUrl'))
   const user = await api.newUser()
   const stream = api.stream(user.cookie)
   await stream.untilEvents(1, 'snapshot')
-  const commit = (db: Db, permissions: ('reports.view' | 'reports.export' | 'billing.manage')[]) => {
-    const change = setPermissions(db, user.id, permissions)
+  const commit = async (db: Db, permissions: ('reports.view' | 'reports.export' | 'billing.manage')[]) => {
+    const change = await setPermissions(db, user.id, permissions)
     if (!change) throw new Error('user vanished')
     return change.events
   }
@@ -26,14 +26,14 @@ const setup = async (api: TestApi) => {
       typeof message === 'string' ? message : JSON.stringify(message),
     )
   const close = async () => {
-    for (const db of others) closeDb(db)
+    for (const db of others) await closeDb(db)
     await redis.quit()
   }
   return { others, user, stream, commit, publish, close }
 }
 
 const ids = (events: DormantEvent[]) => events.map((e) => e.id)
-const streamIds = (stream: SseRecorder) => stream.events('user.updated').map((f) => Number(f.id))
+const streamIds = (stream: SseRecorder) => stream.events('user.updated').map((f) => streamPosition(f.id))
 
 /** A change made through the API itself: once it arrives, anything doubled earlier would show. */
 const marker = async (api: TestApi, userId: string) => {
@@ -49,8 +49,8 @@ describe('fan-out order across processes', () => {
   test('two events published in reverse order arrive both, in id order, once each', async ({ api }) => {
     const t = await setup(api)
     try {
-      const first = t.commit(t.others[0], ['reports.view'])
-      const second = t.commit(t.others[1], ['reports.export'])
+      const first = await t.commit(t.others[0], ['reports.view'])
+      const second = await t.commit(t.others[1], ['reports.export'])
       expect(ids(second)[0]).toBeGreaterThan(ids(first)[0] as number)
       await t.publish({ kind: 'events', events: second })
       await t.stream.untilEvents(2, 'user.updated')
@@ -69,8 +69,8 @@ describe('fan-out order across processes', () => {
   test('an event committed but never published is delivered when a later publish reveals the gap', async ({ api }) => {
     const t = await setup(api)
     try {
-      const lost = t.commit(t.others[0], ['billing.manage'])
-      const later = t.commit(t.others[1], ['reports.view'])
+      const lost = await t.commit(t.others[0], ['billing.manage'])
+      const later = await t.commit(t.others[1], ['reports.view'])
       await t.publish({ kind: 'events', events: later })
       await t.stream.untilEvents(2, 'user.updated')
       await marker(api, t.user.id)
@@ -84,8 +84,8 @@ describe('fan-out order across processes', () => {
   test('an `upTo` notice makes the hub read the committed range from the table', async ({ api }) => {
     const t = await setup(api)
     try {
-      const a = t.commit(t.others[0], ['billing.manage'])
-      const b = t.commit(t.others[0], ['reports.export'])
+      const a = await t.commit(t.others[0], ['billing.manage'])
+      const b = await t.commit(t.others[0], ['reports.export'])
       await t.publish({ kind: 'upTo', id: ids(b)[0] as number })
       await t.stream.untilEvents(2, 'user.updated')
       expect(streamIds(t.stream)).toEqual([...ids(a), ...ids(b)])
@@ -99,7 +99,7 @@ describe('fan-out order across processes', () => {
     try {
       await t.publish('{not json')
       await t.publish(JSON.stringify({ kind: 'unknown' }))
-      const next = t.commit(t.others[0], ['reports.view'])
+      const next = await t.commit(t.others[0], ['reports.view'])
       await t.publish({ kind: 'events', events: next })
       await t.stream.untilEvents(1, 'user.updated')
       expect(streamIds(t.stream)).toEqual(ids(next))
@@ -114,8 +114,8 @@ describe('fan-out order across processes', () => {
     const t = await setup(api)
     try {
       // Committed by "other processes" whose publishes have not arrived: the table is ahead of the hub.
-      t.commit(t.others[0], ['reports.view'])
-      t.commit(t.others[1], ['reports.export'])
+      await t.commit(t.others[0], ['reports.view'])
+      await t.commit(t.others[1], ['reports.export'])
       const fresh = api.stream(t.user.cookie)
       await fresh.untilEvents(1, 'snapshot')
       const snapshot = fresh.events('snapshot')[0]!
@@ -126,7 +126,7 @@ describe('fan-out order across processes', () => {
       // Found by the chaos campaign: the snapshot read the table's newest state while its id was
       // the hub's older position, so the catch-up then sent older versions after it.
       expect(versions).toEqual([version + 1])
-      expect(Number(snapshot.id)).toBe(api.deps.hub.lastId - 1)
+      expect(streamPosition(snapshot.id)).toBe(api.deps.hub.lastId - 1)
     } finally {
       await t.close()
     }

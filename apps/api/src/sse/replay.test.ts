@@ -1,18 +1,19 @@
 import { closeDb, eventsPrunedThrough, openDb, pruneEvents, readEvents, setPermissions } from '@dormant/db'
-import type { SseFrame, SseRecorder } from '@dormant/testing'
+import { databaseEnv, type SseFrame, type SseRecorder, streamPosition } from '@dormant/testing'
 import { describe, expect } from 'vitest'
 import { startTestApi, type TestApi, test } from '../testing.js'
 
 type Snapshot = { user: { id: string }; reset?: boolean }
 
-const idsOf = (api: TestApi, userId: string, after = 0) => readEvents(api.deps.db, after, { userId }).map((e) => e.id)
+const idsOf = async (api: TestApi, userId: string, after = 0) =>
+  (await readEvents(api.deps.db, after, { userId })).map((e) => e.id)
 
 /** Ids of the stream's events after its snapshot. */
 const streamIds = (stream: SseRecorder) =>
   stream
     .events()
     .filter((f) => f.id !== undefined && f.event !== 'snapshot')
-    .map((f) => Number(f.id))
+    .map((f) => streamPosition(f.id))
 
 const snapshotOf = (stream: SseRecorder) => stream.events('snapshot')[0] as SseFrame
 
@@ -27,7 +28,7 @@ describe('replay with Last-Event-ID', () => {
     await api.grant(a.id, ['billing.manage'])
     await api.grant(b.id, ['billing.manage'])
     await api.grant(a.id, [])
-    const all = idsOf(api, a.id)
+    const all = await idsOf(api, a.id)
     const n = all[1] as number
     const expected = all.filter((id) => id > n)
     expect(expected).toHaveLength(3)
@@ -42,7 +43,9 @@ describe('replay with Last-Event-ID', () => {
       expect((snapshot.data as Snapshot).reset).toBeUndefined()
       expect((snapshot.data as Snapshot).user.id).toBe(a.id)
       expect(stream.events().findIndex((f) => f.event === 'snapshot')).toBeLessThan(
-        stream.events().findIndex((f) => f.id === String(expected[0])),
+        stream
+          .events()
+          .findIndex((f) => f.id !== undefined && f.event !== 'snapshot' && streamPosition(f.id) === expected[0]),
       )
       expect(streamIds(stream)).toEqual(expected)
       expect(stream.events('user.updated').every((f) => (f.data as Snapshot).user.id === a.id)).toBe(true)
@@ -50,7 +53,7 @@ describe('replay with Last-Event-ID', () => {
 
     await api.grant(a.id, ['hibernation.self'])
     await api.grant(b.id, [])
-    const after = idsOf(api, a.id, n)
+    const after = await idsOf(api, a.id, n)
     for (const stream of [api.stream(a.cookie, { lastEventId: n })]) {
       await stream.until(() => streamIds(stream).length >= after.length)
       expect(streamIds(stream)).toEqual(after)
@@ -60,21 +63,21 @@ describe('replay with Last-Event-ID', () => {
   test('Last-Event-ID of the newest event replays nothing and goes live', async ({ api }) => {
     const user = await api.newUser()
     await api.grant(user.id, ['reports.view'])
-    const last = idsOf(api, user.id).at(-1) as number
+    const last = (await idsOf(api, user.id)).at(-1) as number
     const stream = api.stream(user.cookie, { lastEventId: last })
     await stream.untilEvents(1, 'snapshot')
     await api.grant(user.id, ['reports.export'])
     await stream.untilEvents(1, 'user.updated')
-    expect(streamIds(stream)).toEqual(idsOf(api, user.id, last))
+    expect(streamIds(stream)).toEqual(await idsOf(api, user.id, last))
     expect((snapshotOf(stream).data as Snapshot).reset).toBeUndefined()
   })
 
   test('events committed by another process while streams replay are neither lost nor doubled', async ({ api }) => {
-    const writer = await startTestApi({ DB_PATH: api.deps.config.DB_PATH, REDIS_PREFIX: api.deps.config.REDIS_PREFIX })
+    const writer = await startTestApi({ ...databaseEnv(api.database), REDIS_PREFIX: api.deps.config.REDIS_PREFIX })
     try {
       const user = await api.newUser()
       for (let i = 0; i < 20; i++) await api.grant(user.id, i % 2 ? ['reports.view'] : [])
-      const n = idsOf(api, user.id)[5] as number
+      const n = (await idsOf(api, user.id))[5] as number
       const cookie = await writer.adminCookie()
       const writes = (async () => {
         for (let i = 0; i < 40; i++) {
@@ -92,7 +95,7 @@ describe('replay with Last-Event-ID', () => {
         await streams.at(-1)?.untilEvents(1, 'snapshot')
       }
       await writes
-      const expected = idsOf(api, user.id, n)
+      const expected = await idsOf(api, user.id, n)
       expect(expected.length).toBe(15 + 40)
       for (const stream of streams) {
         await stream.until(() => streamIds(stream).length >= expected.length)
@@ -104,22 +107,22 @@ describe('replay with Last-Event-ID', () => {
   })
   test('a client ahead of this process (it saw newer events elsewhere) is not sent them again', async ({ api }) => {
     const user = await api.newUser()
-    const elsewhere = openDb(api.deps.config.DB_PATH)
+    const elsewhere = await openDb(api.database)
     try {
       // Committed by another process whose publishes this one has not seen yet.
-      setPermissions(elsewhere, user.id, ['reports.view'])
-      setPermissions(elsewhere, user.id, ['reports.export'])
+      await setPermissions(elsewhere, user.id, ['reports.view'])
+      await setPermissions(elsewhere, user.id, ['reports.export'])
     } finally {
-      closeDb(elsewhere)
+      await closeDb(elsewhere)
     }
-    const seen = idsOf(api, user.id).at(-1) as number
+    const seen = (await idsOf(api, user.id)).at(-1) as number
     expect(api.deps.hub.lastId).toBeLessThan(seen)
     const stream = api.stream(user.cookie, { lastEventId: seen })
     await stream.untilEvents(1, 'snapshot')
     expect((snapshotOf(stream).data as Snapshot).reset).toBeUndefined()
     await api.grant(user.id, ['billing.manage'])
     await stream.untilEvents(1, 'user.updated')
-    expect(streamIds(stream)).toEqual(idsOf(api, user.id, seen))
+    expect(streamIds(stream)).toEqual(await idsOf(api, user.id, seen))
     expect(streamIds(stream)).toHaveLength(1)
   })
 })
@@ -131,10 +134,10 @@ describe('replay beyond retention', () => {
     const user = await api.newUser()
     await api.grant(user.id, ['reports.view'])
     await api.grant(user.id, ['reports.export'])
-    const [first] = idsOf(api, user.id)
-    expect(pruneEvents(api.deps.db, Date.now() + 1)).toBeGreaterThan(0)
+    const [first] = await idsOf(api, user.id)
+    expect(await pruneEvents(api.deps.db, Date.now() + 1)).toBeGreaterThan(0)
     await api.grant(user.id, ['billing.manage'])
-    const retained = idsOf(api, user.id)
+    const retained = await idsOf(api, user.id)
     expect(retained).toHaveLength(1)
 
     const stale = api.stream(user.cookie, { lastEventId: first as number })
@@ -142,16 +145,16 @@ describe('replay beyond retention', () => {
     const reset = snapshotOf(stale)
     expect((reset.data as Snapshot).reset).toBe(true)
     expect((reset.data as Snapshot & { user: { permissions: string[] } }).user.permissions).toEqual(['billing.manage'])
-    expect(Number(reset.id)).toBeGreaterThanOrEqual(retained[0] as number)
+    expect(streamPosition(reset.id)).toBeGreaterThanOrEqual(retained[0] as number)
     await api.grant(user.id, [])
     await stale.untilEvents(1, 'user.updated')
-    expect(streamIds(stale)).toEqual(idsOf(api, user.id).filter((id) => id > Number(reset.id)))
+    expect(streamIds(stale)).toEqual((await idsOf(api, user.id)).filter((id) => id > streamPosition(reset.id)))
 
     // From exactly the pruned boundary on, everything is still there: a normal replay.
-    const boundary = api.stream(user.cookie, { lastEventId: eventsPrunedThrough(api.deps.db) })
+    const boundary = api.stream(user.cookie, { lastEventId: await eventsPrunedThrough(api.deps.db) })
     await boundary.until(() => streamIds(boundary).length >= 2)
     expect((snapshotOf(boundary).data as Snapshot).reset).toBeUndefined()
-    expect(streamIds(boundary)).toEqual(idsOf(api, user.id))
+    expect(streamIds(boundary)).toEqual(await idsOf(api, user.id))
   })
 
   test('a Last-Event-ID from the future (another database) gets a reset snapshot', async ({ api }) => {

@@ -1,45 +1,23 @@
 import { INTERNAL_EVENT_TYPES } from '@dormant/core'
 import { type Db, readEventsJson } from '@dormant/db'
 import type { SseConnection } from './connection.js'
-import { rawFrame } from './frames.js'
+import { rawFrame, streamId } from './frames.js'
+import { nextTurn } from './turns.js'
 
 /** Events per page: a page costs the event loop a few milliseconds. */
 const PAGE = 100
 
-const waiting: (() => void)[] = []
-let pumping = false
-
 /**
- * Replays take turns, one page per turn of the event loop, so other requests and streams
- * wait for one page, not one page of every replay in progress (12 replays of 12,000 events
- * kept /healthz waiting about half a second when each ran in one piece).
+ * Writes the events in (after, upTo] to the stream page by page, one page per turn, then
+ * lets out the live events it held meanwhile (or reads on through them, when there were
+ * too many to hold). A client that does not read holds its replay (not our memory) until
+ * it reads or its lifetime ends the stream.
  */
-const nextTurn = () =>
-  new Promise<void>((resolve) => {
-    waiting.push(resolve)
-    if (!pumping) {
-      pumping = true
-      setImmediate(pump)
-    }
-  })
-
-const pump = () => {
-  const next = waiting.shift()
-  if (!next) {
-    pumping = false
-    return
-  }
-  next()
-  setImmediate(pump)
-}
-
-/**
- * Writes the events in (after, upTo] to the stream page by page, then lets out the live
- * events it held meanwhile (or reads on through them, when there were too many to hold).
- * A client that does not read holds its replay (not our memory) until it reads or its
- * lifetime ends the stream.
- */
-export const replay = async (db: Db, conn: SseConnection, range: { after: number; upTo: number; userId?: string }) => {
+export const replay = async (
+  db: Db,
+  conn: SseConnection,
+  range: { after: number; upTo: number; epoch: string; userId?: string },
+) => {
   let { after, upTo } = range
   for (;;) {
     if (after >= upTo) {
@@ -50,12 +28,12 @@ export const replay = async (db: Db, conn: SseConnection, range: { after: number
     await nextTurn()
     if (conn.congested) await conn.drained()
     if (conn.closed) return
-    const page = readEventsJson(db, after, { userId: range.userId, upTo, limit: PAGE })
+    const page = await readEventsJson(db, after, { userId: range.userId, upTo, limit: PAGE })
     let frames = ''
     for (const event of page) {
       if (INTERNAL_EVENT_TYPES.has(event.type)) continue
       if (event.type === 'transaction.created' && !conn.readsTransactions) continue
-      frames += rawFrame(event.type, event.data, event.id)
+      frames += rawFrame(event.type, event.data, streamId(range.epoch, event.id))
     }
     const last = page.at(-1)?.id
     if (last !== undefined) conn.replay(last, frames)

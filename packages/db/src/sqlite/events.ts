@@ -92,12 +92,12 @@ export const eventsPrunedThrough = (db: Db): number =>
  * Ids only grow and a committed id is never handed out again, so "older than T" becomes
  * "id at or below the newest mark taken at or before T", whatever clocks stamped createdAt.
  */
-export const markEvents = (db: Db, now = Date.now()) =>
-  db
-    .insert(eventMarks)
+export const markEvents = (db: Db, now = Date.now()): void => {
+  db.insert(eventMarks)
     .values({ at: now, lastId: latestEventId(db) })
     .onConflictDoNothing()
     .run()
+}
 
 /** The highest id marked at or before `before`; 0 when no mark is that old. */
 export const eventCutAt = (db: Db, before: number): number =>

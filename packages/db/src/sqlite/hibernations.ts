@@ -1,9 +1,9 @@
 import type { DormantEvent, UserJson } from '@dormant/core'
 import { and, asc, eq, gt, inArray } from 'drizzle-orm'
-import { ACTIVATION_EFFECTS, type ActivationContext } from './activation.js'
+import { ACTIVATION_EFFECTS, type SqliteActivationContext } from '../activation.js'
+import { newId } from '../ids.js'
 import type { SqliteDb as Db, Tx } from './client.js'
 import { write } from './client.js'
-import { newId } from '../ids.js'
 import { hibernations } from './schema.js'
 import { statements, touchUserWith } from './statements.js'
 
@@ -61,8 +61,8 @@ const completeInTx = (db: Db, tx: Tx, hibernationId: string, now: number): Compl
   if (current.endsAt > now) return { outcome: 'not_due', endsAt: current.endsAt }
   const claimed = sql.claimHibernation.get(now, hibernationId)
   if (!claimed) return { outcome: 'skipped', status: 'completed' }
-  const ctx: ActivationContext = { tx, db, userId: claimed.userId, hibernationId, now, events: [] }
-  for (const effect of ACTIVATION_EFFECTS) effect(ctx)
+  const ctx: SqliteActivationContext = { tx, db, userId: claimed.userId, hibernationId, now, events: [] }
+  for (const effect of ACTIVATION_EFFECTS) effect.sqlite(ctx)
   return { outcome: 'completed', userId: claimed.userId, events: ctx.events }
 }
 

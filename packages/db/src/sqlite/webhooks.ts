@@ -1,9 +1,9 @@
 import type { WebhookDeliveryJson } from '@dormant/core'
 import { and, asc, desc, eq, gt, inArray, lt, lte, sql } from 'drizzle-orm'
+import { newId } from '../ids.js'
 import type { SqliteDb as Db } from './client.js'
 import { write } from './client.js'
 import { latestEventId } from './events.js'
-import { newId } from '../ids.js'
 import { events, meta, webhookDeliveries, webhookEndpoints } from './schema.js'
 
 /** Meta key of the id of the last event turned into deliveries. */
@@ -106,8 +106,9 @@ export const rotateWebhookSecret = (db: Db, id: string, secret: string, overlapM
     return true
   })
 
-export const disableWebhookEndpoint = (db: Db, id: string, reason: string) =>
+export const disableWebhookEndpoint = (db: Db, id: string, reason: string): void => {
   db.update(webhookEndpoints).set({ enabled: false, disabledReason: reason }).where(eq(webhookEndpoints.id, id)).run()
+}
 
 /**
  * Turns committed events after the dispatch cursor into delivery rows, one per matching
@@ -180,7 +181,7 @@ export type AttemptOutcome =
   | { status: 'failed'; httpStatus: number | null; error: string; latencyMs: number | null }
 
 /** Records an attempt's result; a delivery that is no longer pending is left alone (returns null). */
-export const recordAttempt = (db: Db, id: string, outcome: AttemptOutcome, now = Date.now()) =>
+export const recordAttempt = (db: Db, id: string, outcome: AttemptOutcome, now = Date.now()): DeliveryRow | null =>
   db
     .update(webhookDeliveries)
     .set({
