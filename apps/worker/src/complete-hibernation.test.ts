@@ -8,24 +8,34 @@ import {
   type HibernationJob,
   scheduleHibernationJob,
 } from '@dormant/core'
-import { type openDb, readEvents } from '@dormant/db'
-import { REPO_ROOT, waitFor } from '@dormant/testing'
+import { type Db, readEvents } from '@dormant/db'
+import { queryDb, REPO_ROOT, waitFor } from '@dormant/testing'
 import { Worker } from 'bullmq'
 import { describe, expect } from 'vitest'
 import { hibernationProcessor, retryDelay } from './complete-hibernation.js'
 import { recordBus, seedHibernations, silentLog, test } from './testing.js'
 import { startWorker } from './worker.js'
 
-const countRows = (db: ReturnType<typeof openDb>, table: 'transactions', hibernationId: string) =>
-  db.$client.prepare(`select count(*) as n from ${table} where hibernation_id = ?`).get(hibernationId) as { n: number }
+/** History rows of a hibernation. */
+const transactionsOf = async (location: string, hibernationId: string) => {
+  const [row] = await queryDb<{ n: number }>(
+    location,
+    'select cast(count(*) as integer) as n from transactions where hibernation_id = ?',
+    [hibernationId],
+  )
+  return row?.n
+}
 
-const eventsOf = (db: ReturnType<typeof openDb>, userId: string) => readEvents(db, 0, { userId }).map((e) => e.type)
+const hibernationStatus = async (location: string, id: string) =>
+  (await queryDb<{ status: string }>(location, 'select status from hibernations where id = ?', [id]))[0]?.status
+
+const eventsOf = async (db: Db, userId: string) => (await readEvents(db, 0, { userId })).map((e) => e.type)
 
 describe('hibernation job', () => {
   test('completes a due hibernation once and publishes its events in order', async ({ env }) => {
     const bus = await recordBus(env.config.REDIS_URL, env.config.REDIS_PREFIX)
     const worker = await startWorker(env.config, silentLog())
-    const [h] = seedHibernations(env.db, 1, () => Date.now() + 1000)
+    const [h] = await seedHibernations(env.db, 1, () => Date.now() + 1000)
     await scheduleHibernationJob(env.queue, h!.id, h!.endsAt)
 
     await bus.until((m) => m.some((x) => x.kind === 'events'), 5000)
@@ -38,7 +48,7 @@ describe('hibernation job', () => {
     console.info(`worker in-process: event published ${lateness} ms after endsAt`)
     expect(lateness).toBeGreaterThanOrEqual(0)
     expect(lateness).toBeLessThan(1000)
-    expect(countRows(env.db, 'transactions', h!.id).n).toBe(1)
+    expect(await transactionsOf(env.location, h!.id)).toBe(1)
 
     await worker.stop()
     await bus.close()
@@ -47,7 +57,7 @@ describe('hibernation job', () => {
   test('the same job run twice: one history row, one set of events, then only a position', async ({ env }) => {
     const bus = await recordBus(env.config.REDIS_URL, env.config.REDIS_PREFIX)
     const worker = await startWorker(env.config, silentLog())
-    const [h] = seedHibernations(env.db, 1, () => Date.now() + 1000)
+    const [h] = await seedHibernations(env.db, 1, () => Date.now() + 1000)
     await scheduleHibernationJob(env.queue, h!.id, h!.endsAt)
     await bus.until((m) => m.some((x) => x.kind === 'events'), 5000)
     await waitFor(async () => (await env.queue.getJobState(h!.id)) === 'completed', { what: 'first run completed' })
@@ -58,26 +68,27 @@ describe('hibernation job', () => {
     await bus.until((m) => m.some((x) => x.kind === 'upTo'), 5000, 'upTo after the second run')
 
     expect(bus.messages.filter((m) => m.message.kind === 'events')).toHaveLength(1)
-    expect(countRows(env.db, 'transactions', h!.id).n).toBe(1)
-    expect(eventsOf(env.db, h!.userId).filter((t) => t === 'hibernation.completed')).toHaveLength(1)
+    expect(await transactionsOf(env.location, h!.id)).toBe(1)
+    expect((await eventsOf(env.db, h!.userId)).filter((t) => t === 'hibernation.completed')).toHaveLength(1)
     await worker.stop()
     await bus.close()
   })
 
   test('a job promoted before endsAt goes back to delayed and completes at endsAt, not before', async ({ env }) => {
     const worker = await startWorker(env.config, silentLog())
-    const [h] = seedHibernations(env.db, 1, () => Date.now() + 1500)
+    const [h] = await seedHibernations(env.db, 1, () => Date.now() + 1500)
     // No delay: as if an operator pressed "promote" in Bull Board, or the API's clock ran ahead.
     await env.queue.add('complete', { h: h!.id }, { jobId: h!.id })
     await waitFor(async () => (await env.queue.getJobState(h!.id)) === 'delayed', { what: 'job delayed again' })
-    expect(countRows(env.db, 'transactions', h!.id).n).toBe(0)
+    expect(await transactionsOf(env.location, h!.id)).toBe(0)
     await waitFor(async () => (await env.queue.getJobState(h!.id)) === 'completed', { what: 'job completed' })
-    const row = env.db.$client.prepare('select status, finished_at from hibernations where id = ?').get(h!.id) as {
-      status: string
-      finished_at: number
-    }
-    expect(row.status).toBe('completed')
-    expect(row.finished_at).toBeGreaterThanOrEqual(h!.endsAt)
+    const [row] = await queryDb<{ status: string; finished_at: number | string }>(
+      env.location,
+      'select status, finished_at from hibernations where id = ?',
+      [h!.id],
+    )
+    expect(row?.status).toBe('completed')
+    expect(Number(row?.finished_at)).toBeGreaterThanOrEqual(h!.endsAt)
     await worker.stop()
   })
 
@@ -97,7 +108,7 @@ describe('hibernation job', () => {
       hibernationProcessor({ db: env.db, publisher: flaky, log: silentLog(), deployment: env.deployment }),
       { connection: env.redis, prefix: env.config.REDIS_PREFIX },
     )
-    const [h] = seedHibernations(env.db, 1, () => Date.now() + 1000)
+    const [h] = await seedHibernations(env.db, 1, () => Date.now() + 1000)
     await scheduleHibernationJob(env.queue, h!.id, h!.endsAt)
     await waitFor(async () => (await env.queue.getJobState(h!.id)) === 'completed', {
       what: 'job completed after a retry',
@@ -106,8 +117,8 @@ describe('hibernation job', () => {
     expect(job?.attemptsStarted).toBe(2)
     expect(bus.messages.map((m) => m.message.kind)).toEqual(['upTo'])
     const upTo = bus.messages[0]!.message as { id: number }
-    expect(upTo.id).toBeGreaterThanOrEqual(Math.max(...readEvents(env.db, 0).map((e) => e.id)))
-    expect(countRows(env.db, 'transactions', h!.id).n).toBe(1)
+    expect(upTo.id).toBeGreaterThanOrEqual(Math.max(...(await readEvents(env.db, 0)).map((e) => e.id)))
+    expect(await transactionsOf(env.location, h!.id)).toBe(1)
     await worker.close()
     await bus.close()
   })
@@ -116,7 +127,7 @@ describe('hibernation job', () => {
     env,
   }) => {
     const worker = await startWorker(env.config, silentLog())
-    const [h] = seedHibernations(env.db, 1, () => Date.now() - 1)
+    const [h] = await seedHibernations(env.db, 1, () => Date.now() - 1)
     // Due, and its id is even in this DB: only the identity says it is not ours.
     await env.queue.add('complete', { h: h!.id, d: 'other' }, { jobId: h!.id })
     await waitFor(
@@ -124,9 +135,8 @@ describe('hibernation job', () => {
         (await env.queue.getJob(h!.id))?.attemptsStarted === 1 && (await env.queue.getJobState(h!.id)) === 'delayed',
       { what: 'the foreign job handed back' },
     )
-    const row = env.db.$client.prepare('select status from hibernations where id = ?').get(h!.id)
-    expect(row).toEqual({ status: 'scheduled' })
-    expect(countRows(env.db, 'transactions', h!.id).n).toBe(0)
+    expect(await hibernationStatus(env.location, h!.id)).toBe('scheduled')
+    expect(await transactionsOf(env.location, h!.id)).toBe(0)
     await worker.stop()
   })
 
@@ -145,16 +155,20 @@ describe('completeHibernation against cancelHibernation', () => {
   test('two processes, one completing and one cancelling the same 300, overlapping: exactly one outcome each', async ({
     env,
   }) => {
-    const hs = seedHibernations(env.db, 300, () => Date.now() + 20)
+    const hs = await seedHibernations(env.db, 300, () => Date.now() + 20)
     await waitFor(() => Date.now() > Math.max(...hs.map((h) => h.endsAt)), { what: 'all due' })
     const items = hs.map((h) => ({ id: h.id, userId: h.userId }))
-    const sides = (['complete', 'cancel'] as const).map((op) => raceSide({ dbPath: env.config.DB_PATH, op, items }))
+    const sides = (['complete', 'cancel'] as const).map((op) => raceSide({ location: env.location, op, items }))
     // A barrier: once both have loaded (tsx, the DB), both start at one instant on the wall clock.
     await Promise.all(sides.map((s) => s.ready))
     const startAt = Date.now() + 50
     for (const s of sides) s.go(startAt)
     const [completes, cancels] = await Promise.all(sides.map((s) => s.results))
     const cancelOf = new Map(cancels!.map((r) => [r.id, r]))
+    const rowOf = await raceRows(
+      env.location,
+      hs.map((h) => h.id),
+    )
     let overlapping = 0
     const outcomes = { completed: 0, cancelled: 0 }
     for (const [i, h] of hs.entries()) {
@@ -164,12 +178,14 @@ describe('completeHibernation against cancelHibernation', () => {
       if (a.start < b.end && b.start < a.end) overlapping++
       expect(a.ok !== b.ok, `${h.id}: completed ${a.ok}, cancelled ${b.ok}`).toBe(true)
       outcomes[a.ok ? 'completed' : 'cancelled']++
-      const user = env.db.$client.prepare('select status, goal from users where id = ?').get(h.userId)
-      expect(user).toEqual({ status: 'active', goal: a.ok ? 1 : 0 })
-      expect(countRows(env.db, 'transactions', h.id).n).toBe(a.ok ? 1 : 0)
-      expect(eventsOf(env.db, h.userId).filter((t) => t === 'hibernation.completed')).toHaveLength(a.ok ? 1 : 0)
-      const status = env.db.$client.prepare('select status from hibernations where id = ?').get(h.id)
-      expect(status).toEqual({ status: a.ok ? 'completed' : 'cancelled' })
+      expect(rowOf.get(h.id)).toEqual({
+        id: h.id,
+        hibernation: a.ok ? 'completed' : 'cancelled',
+        user_status: 'active',
+        goal: a.ok ? 1 : 0,
+        transactions: a.ok ? 1 : 0,
+      })
+      expect((await eventsOf(env.db, h.userId)).filter((t) => t === 'hibernation.completed')).toHaveLength(a.ok ? 1 : 0)
     }
     console.info(`race: ${overlapping} of ${hs.length} pairs overlapping in time; ${JSON.stringify(outcomes)}`)
     expect(overlapping).toBeGreaterThan(0)
@@ -180,7 +196,26 @@ describe('completeHibernation against cancelHibernation', () => {
 
 type RaceResult = { id: string; ok: boolean; start: number; end: number }
 
-/** Runs race-child.ts as a separate process (its own SQLite connection and event loop). */
+/** After the race: each hibernation's status, its user's, the user's goal and the history rows, in one read. */
+const raceRows = async (location: string, ids: string[]) => {
+  const rows = await queryDb<{
+    id: string
+    hibernation: string
+    user_status: string
+    goal: number
+    transactions: number
+  }>(
+    location,
+    `select h.id, h.status as hibernation, u.status as user_status, cast(u.goal as integer) as goal,
+       cast((select count(*) from transactions t where t.hibernation_id = h.id) as integer) as transactions
+     from hibernations h join users u on u.id = h.user_id
+     where h.id in (${ids.map(() => '?').join(', ')})`,
+    ids,
+  )
+  return new Map(rows.map((r) => [r.id, r]))
+}
+
+/** Runs race-child.ts as a separate process (its own database connection and event loop). */
 const raceSide = (input: object) => {
   const child = spawn(
     process.execPath,

@@ -57,7 +57,7 @@ export const hibernationProcessor = (deps: ProcessorDeps) => {
         return await moveToDelayed(job, result.endsAt, token)
       } else if (result.status === 'completed') {
         // A retry after a commit whose publish failed: API processes read the missed rows from the table.
-        await deps.publisher.upTo(latestEventId(deps.db))
+        await deps.publisher.upTo(await latestEventId(deps.db))
         log.info('hibernation already completed; announced the table position')
       } else {
         log.info({ status: result.status }, 'nothing to do')

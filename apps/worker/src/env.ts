@@ -3,6 +3,8 @@ import { z } from 'zod'
 
 export const workerEnv = {
   ...commonEnv,
+  /** `postgres://…`: PostgreSQL instead of the SQLite file at `DB_PATH` (several hosts, one database). */
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' }).optional(),
   /** How often the DB and the queue are compared; a lost job is re-created within this. */
   RECONCILE_INTERVAL_MS: msSetting(60_000, 100),
   /**
@@ -46,3 +48,15 @@ export const workerEnv = {
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>
 
 export const loadWorkerConfig = (env: Record<string, string | undefined> = process.env) => loadConfig(workerEnv, env)
+
+/** What `openDb` opens: PostgreSQL when `DATABASE_URL` is set, else the SQLite file. */
+export const databaseLocation = (config: Pick<WorkerConfig, 'DATABASE_URL' | 'DB_PATH'>) =>
+  config.DATABASE_URL ?? config.DB_PATH
+
+/** The database as it may appear in logs: a URL without its password. */
+export const describeDatabase = (location: string) => {
+  if (!URL.canParse(location) || !new URL(location).password) return location
+  const url = new URL(location)
+  url.password = '***'
+  return url.toString()
+}

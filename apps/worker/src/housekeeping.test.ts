@@ -1,5 +1,5 @@
 import { closeDb, createUser, type Db, eventsPrunedThrough, latestEventId, openDb, setPermissions } from '@dormant/db'
-import { tempDbPath } from '@dormant/testing'
+import { tempDatabase } from '@dormant/testing'
 import { afterEach, expect, test } from 'vitest'
 import { housekeep } from './housekeeping.js'
 
@@ -7,11 +7,11 @@ let db: Db
 afterEach(() => closeDb(db))
 
 test('prunes in bounded batches, letting the event loop run between them', async () => {
-  db = openDb(tempDbPath())
-  const created = createUser(db, { email: 'a@example.com', passwordHash: 'x', permissions: [] })
+  db = await openDb(await tempDatabase())
+  const created = await createUser(db, { email: 'a@example.com', passwordHash: 'x', permissions: [] })
   if ('error' in created) throw new Error(created.error)
-  for (let i = 0; i < 45; i++) setPermissions(db, created.user.id, i % 2 ? ['reports.view'] : [])
-  const last = latestEventId(db)
+  for (let i = 0; i < 45; i++) await setPermissions(db, created.user.id, i % 2 ? ['reports.view'] : [])
+  const last = await latestEventId(db)
   const options = { retentionMs: 1000, intervalMs: 100, batch: 10 }
   // The first round only marks: nothing is a retention old by the housekeeper's own clock yet.
   expect((await housekeep(db, options, 1_000)).events).toBe(0)
@@ -19,16 +19,18 @@ test('prunes in bounded batches, letting the event loop run between them', async
   // What other work sees while the next round runs: the boundary moving a batch at a time.
   const seen: number[] = []
   let watching = true
-  const watch = () => {
-    if (!watching) return
-    seen.push(eventsPrunedThrough(db))
-    setImmediate(watch)
+  const watch = async () => {
+    while (watching) {
+      seen.push(await eventsPrunedThrough(db))
+      await new Promise(setImmediate)
+    }
   }
-  setImmediate(watch)
+  const watcher = watch()
   const done = await housekeep(db, options, 2_000)
   watching = false
+  await watcher
   expect(done.events).toBe(last)
-  expect(eventsPrunedThrough(db)).toBe(last)
+  expect(await eventsPrunedThrough(db)).toBe(last)
   const steps = [...new Set(seen)].filter((v) => v > 0 && v < last)
   expect(steps.length).toBeGreaterThanOrEqual(3)
 })

@@ -22,19 +22,19 @@ const LEASE = 'housekeeping_lease_until'
  */
 const createLease = (db: Db, ttlMs: number) => {
   let held = 0
-  return (now = Date.now()) => {
+  return async (now = Date.now()) => {
     const until = now + ttlMs
-    if (!takeLease(db, LEASE, held, until, now)) return false
+    if (!(await takeLease(db, LEASE, held, until, now))) return false
     held = until
     return true
   }
 }
 
 /** Runs `step` until it does less than a full batch, letting the event loop breathe in between. */
-const inBatches = async (step: () => number, batch: number) => {
+const inBatches = async (step: () => Promise<number>, batch: number) => {
   let total = 0
   for (;;) {
-    const n = step()
+    const n = await step()
     total += n
     if (n < batch) return total
     await yieldToLoop()
@@ -51,13 +51,13 @@ export type HousekeepingOptions = { retentionMs: number; intervalMs: number; bat
  */
 export const housekeep = async (db: Db, options: HousekeepingOptions, now = Date.now()) => {
   const batch = options.batch ?? PRUNE_BATCH
-  markEvents(db, now)
+  await markEvents(db, now)
   const before = now - options.retentionMs
-  const cut = eventCutAt(db, before)
+  const cut = await eventCutAt(db, before)
   const events = await inBatches(() => pruneEventsBatch(db, cut, batch), batch)
-  trimEventMarks(db, before)
+  await trimEventMarks(db, before)
   const sessions = await inBatches(() => deleteExpiredSessions(db, now, batch), batch)
-  const loginWindows = pruneLoginFailures(db, now)
+  const loginWindows = await pruneLoginFailures(db, now)
   return { events, sessions, loginWindows }
 }
 
@@ -68,7 +68,7 @@ export const startHousekeeping = (deps: { db: Db; log: Logger }, options: Housek
   const run = () => {
     running = running.then(async () => {
       try {
-        if (!lease()) return
+        if (!(await lease())) return
         const done = await housekeep(deps.db, options)
         if (done.events) deps.log.info({ removed: done.events }, 'pruned old events')
         if (done.sessions) deps.log.info({ removed: done.sessions }, 'deleted expired sessions')

@@ -1,6 +1,6 @@
 import { createEventPublisher, HIBERNATION_QUEUE, scheduleHibernationJob } from '@dormant/core'
 import { cancelHibernation, completeHibernation } from '@dormant/db'
-import { waitFor } from '@dormant/testing'
+import { queryDb, waitFor } from '@dormant/testing'
 import { Worker } from 'bullmq'
 import { describe, expect } from 'vitest'
 import { hibernationProcessor } from './complete-hibernation.js'
@@ -16,8 +16,8 @@ describe('reconcile', () => {
     env,
   }) => {
     const deps = { ...env, log: silentLog() }
-    const future = seedHibernations(env.db, 3, (i) => Date.now() + HOUR + i)
-    const overdue = seedHibernations(env.db, 2, () => Date.now() - 1)
+    const future = await seedHibernations(env.db, 3, (i) => Date.now() + HOUR + i)
+    const overdue = await seedHibernations(env.db, 2, () => Date.now() - 1)
     await scheduleHibernationJob(env.queue, future[0]!.id, future[0]!.endsAt)
 
     const report = await reconcile(deps)
@@ -36,12 +36,12 @@ describe('reconcile', () => {
     env,
   }) => {
     const deps = { ...env, log: silentLog() }
-    const later = seedHibernations(env.db, 4, () => Date.now() + HOUR)
-    const due = seedHibernations(env.db, 3, () => Date.now() - 1)
+    const later = await seedHibernations(env.db, 4, () => Date.now() + HOUR)
+    const due = await seedHibernations(env.db, 3, () => Date.now() - 1)
     for (const h of [...later, ...due]) await scheduleHibernationJob(env.queue, h.id, h.endsAt)
-    cancelHibernation(env.db, later[0]!.userId)
-    cancelHibernation(env.db, due[0]!.userId)
-    expect(completeHibernation(env.db, due[1]!.id).outcome).toBe('completed')
+    await cancelHibernation(env.db, later[0]!.userId)
+    await cancelHibernation(env.db, due[0]!.userId)
+    expect((await completeHibernation(env.db, due[1]!.id)).outcome).toBe('completed')
     await env.queue.add('complete', { h: 'hib_unknown' }, { jobId: 'hib_unknown', delay: HOUR })
 
     expect(await reconcile(deps)).toMatchObject({ scheduled: 4, created: 0, removed: 4 })
@@ -69,7 +69,7 @@ describe('reconcile', () => {
     expect(await env.queue.getJobState('hib_theirs_waiting')).toBe('waiting')
 
     // A pass that finds the prefix claimed by another deployment creates nothing either.
-    seedHibernations(env.db, 2, () => Date.now() + HOUR)
+    await seedHibernations(env.db, 2, () => Date.now() + HOUR)
     const reconciler = startReconciler({ ...deps, owned: async () => false }, 50)
     await reconciler.firstPass
     await reconciler.stop()
@@ -78,7 +78,7 @@ describe('reconcile', () => {
 
   test('replaces the failed job of a hibernation that is still scheduled', async ({ env }) => {
     const deps = { ...env, log: silentLog() }
-    const [h] = seedHibernations(env.db, 1, () => Date.now() + HOUR)
+    const [h] = await seedHibernations(env.db, 1, () => Date.now() + HOUR)
     // A job that failed permanently (here: bad data, as an older release might have written).
     await env.queue.add('complete', { x: 1 } as never, { jobId: h!.id })
     const worker = new Worker(
@@ -102,12 +102,14 @@ describe('reconcile', () => {
 
   test('one pass over 20,000 scheduled hibernations is fast, pages included', async ({ env }) => {
     const deps = { ...env, log: silentLog() }
-    const rows = seedScheduledBulk(env.db, 20_000, (i) => Date.now() + 3 * DAY + i)
+    const rows = await seedScheduledBulk(env.location, 20_000, (i) => Date.now() + 3 * DAY + i)
     await addJobsBulk(env.queue, rows.slice(0, 19_000))
     const lost = rows.slice(19_000).map((r) => r.id)
-    env.db.$client
-      .prepare(`update hibernations set status = 'cancelled' where id in (?, ?, ?)`)
-      .run(...rows.slice(0, 3).map((r) => r.id))
+    await queryDb(
+      env.location,
+      `update hibernations set status = 'cancelled' where id in (?, ?, ?)`,
+      rows.slice(0, 3).map((r) => r.id),
+    )
 
     const report = await reconcile(deps)
     console.info(`reconcile pass over 20,000: ${JSON.stringify(report)}`)
@@ -123,7 +125,7 @@ describe('reconcile', () => {
 
 describe('Redis bytes per scheduled hibernation', () => {
   test('a delayed job and its delayed-set entry stay under 500 bytes', async ({ env }) => {
-    const hs = seedScheduledBulk(env.db, 1000, (i) => Date.now() + 3 * DAY + i, 'mem')
+    const hs = await seedScheduledBulk(env.location, 1000, (i) => Date.now() + 3 * DAY + i, 'mem')
     for (const h of hs) await scheduleHibernationJob(env.queue, h.id, h.endsAt)
     const hash = Number(await env.redis.call('MEMORY', 'USAGE', env.queue.toKey(hs[500]!.id)))
     const zset = Number(await env.redis.call('MEMORY', 'USAGE', env.queue.toKey('delayed'), 'SAMPLES', '0'))

@@ -69,7 +69,7 @@ const jobStates = (redis: Redis, keys: string[]) => {
 const ensureJobs = async (deps: ReconcileDeps, pageSize: number, report: Omit<ReconcileReport, 'ms'>) => {
   const { db, queue, redis } = deps
   for (let after = ''; ; ) {
-    const page = listScheduledHibernations(db, after, pageSize)
+    const page = await listScheduledHibernations(db, after, pageSize)
     if (!page.length) return
     after = page[page.length - 1]!.id
     report.scheduled += page.length
@@ -101,7 +101,7 @@ const removeOrphans = async (deps: ReconcileDeps, key: 'delayed' | 'wait', pageS
     const ids =
       key === 'delayed' ? await redis.zrange(redisKey, start, stop) : await redis.lrange(redisKey, start, stop)
     if (!ids.length) return removed
-    const scheduled = scheduledAmong(db, ids)
+    const scheduled = await scheduledAmong(db, ids)
     const orphans = await ownJobs(
       deps,
       ids.filter((id) => !scheduled.has(id)),

@@ -50,7 +50,7 @@ export const webhookProcessor = (deps: DeliverDeps) => async (job: Job<WebhookJo
   const parsed = webhookJobSchema.safeParse(job.data)
   if (!parsed.success) throw new UnrecoverableError(`invalid job data: ${parsed.error.message}`)
   const log = deps.log.child({ jobId: job.id })
-  const found = deliveryForAttempt(deps.db, parsed.data.d)
+  const found = await deliveryForAttempt(deps.db, parsed.data.d)
   // A job of an earlier redelivery (or of a finished row) has nothing left to do.
   if (found?.delivery.status !== 'pending' || found.delivery.redeliveries !== parsed.data.g) return
   const { delivery, endpoint } = found
@@ -73,11 +73,11 @@ export const webhookProcessor = (deps: DeliverDeps) => async (job: Job<WebhookJo
         ? { status: 'failed', ...base }
         : { status: 'pending', ...base, nextAttemptAt: next }
   }
-  const row = recordAttempt(deps.db, delivery.id, outcome)
+  const row = await recordAttempt(deps.db, delivery.id, outcome)
   if (!row) return
   if (outcome.status === 'failed') {
     // Its oldest undelivered event has failed for the whole window: stop sending until an admin looks.
-    disableWebhookEndpoint(
+    await disableWebhookEndpoint(
       deps.db,
       endpoint.id,
       `delivery ${delivery.id} failed for ${Math.round(deps.settings.retryWindowMs / 3600_000)} h: ${outcome.error}`,

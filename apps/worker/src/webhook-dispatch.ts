@@ -19,7 +19,7 @@ export type DispatchDeps = { db: Db; queue: WebhookQueue; redis: Redis; prefix: 
 export const dispatchOnce = async (deps: DispatchDeps) => {
   let total = 0
   for (;;) {
-    const { created, more } = dispatchWebhookEvents(deps.db)
+    const { created, more } = await dispatchWebhookEvents(deps.db)
     if (created.length) {
       await enqueueDeliveries(
         deps.queue,
@@ -34,7 +34,7 @@ export const dispatchOnce = async (deps: DispatchDeps) => {
 /**
  * Runs the dispatcher whenever the bus says events were committed, and every `intervalMs`
  * in case a message was missed. Passes never overlap; a wake-up during a pass runs one more.
- * Several workers may run it at once: SQLite's write lock serialises the transactions and the
+ * Several workers may run it at once: the database serialises the transactions on the cursor and the
  * unique (endpoint, event) key makes a repeat write nothing.
  */
 export const startDispatcher = async (deps: DispatchDeps, redisUrl: string, intervalMs: number) => {

@@ -21,7 +21,7 @@ export const reconcileWebhooks = async (deps: WebhookReconcileDeps, pageSize = 1
   const { db, queue, redis } = deps
   const report = { pending: 0, created: 0, replaced: 0 }
   for (let after = ''; ; ) {
-    const page = listPendingDeliveries(db, after, pageSize)
+    const page = await listPendingDeliveries(db, after, pageSize)
     if (!page.length) return report
     after = page[page.length - 1]!.id
     report.pending += page.length

@@ -103,14 +103,14 @@ test('DNS rebinding: a name public at creation that resolves to loopback at deli
   const url = `http://rebind.example:${receiver.port}/hook`
   await expect(checkWebhookUrl(url, { allowPrivate: false, resolve })).resolves.toBeInstanceOf(URL)
   answer = '127.0.0.1'
-  dispatchWebhookEvents(env.db)
-  const endpoint = createWebhookEndpoint(env.db, { url, events: ['user.updated'], secret })
+  await dispatchWebhookEvents(env.db)
+  const endpoint = await createWebhookEndpoint(env.db, { url, events: ['user.updated'], secret })
   const config = { ...env.config, WEBHOOK_ALLOW_PRIVATE: false, WEBHOOK_DISPATCH_INTERVAL_MS: 200 }
   const webhooks = await startWebhooks(config, { ...env, log: silentLog() }, { resolve })
   try {
     await commitUserChange(env.db, env.redis, env.config.REDIS_PREFIX)
     const delivery = await waitFor(
-      () => listWebhookDeliveries(env.db, endpoint.id, 1).deliveries.find((d) => d.attempts > 0),
+      async () => (await listWebhookDeliveries(env.db, endpoint.id, 1)).deliveries.find((d) => d.attempts > 0),
       {
         what: 'an attempt',
       },

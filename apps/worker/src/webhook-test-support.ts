@@ -5,8 +5,12 @@ import type { Redis } from 'ioredis'
 
 /** Commits a change (a new user: one `user.updated`) and announces it like the API does. */
 export const commitUserChange = async (db: Db, redis: Redis, prefix: string) => {
-  const created = createUser(db, { email: `${uniquePrefix('u')}@example.com`, passwordHash: 'x', permissions: [] })
+  const created = await createUser(db, {
+    email: `${uniquePrefix('u')}@example.com`,
+    passwordHash: 'x',
+    permissions: [],
+  })
   if ('error' in created) throw new Error(created.error)
-  await createEventPublisher(redis, prefix, deploymentId(db)).events(created.events)
+  await createEventPublisher(redis, prefix, await deploymentId(db)).events(created.events)
   return created.events[0]!
 }

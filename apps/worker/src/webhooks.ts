@@ -29,9 +29,10 @@ export const startWebhooks = async (
     agents: createAgents(),
     ...(options.resolve ? { resolve: options.resolve } : {}),
   }
+  const deployment = await deploymentId(db)
   const worker = new Worker<WebhookJob, void, 'deliver'>(
     WEBHOOK_QUEUE,
-    webhookProcessor({ db, redis, prefix, deployment: deploymentId(db), log, settings }),
+    webhookProcessor({ db, redis, prefix, deployment, log, settings }),
     {
       connection: redis,
       prefix,

@@ -12,7 +12,7 @@ import {
 import { closeDb, deploymentId, openDb } from '@dormant/db'
 import { Worker } from 'bullmq'
 import { hibernationProcessor } from './complete-hibernation.js'
-import type { WorkerConfig } from './env.js'
+import { databaseLocation, describeDatabase, type WorkerConfig } from './env.js'
 import { startHousekeeping } from './housekeeping.js'
 import { startReconciler } from './reconcile.js'
 import { startWebhooks } from './webhooks.js'
@@ -40,8 +40,11 @@ export const startWorker = async (
   log: Logger,
   hooks: { onClash?: (err: DeploymentClash) => void } = {},
 ) => {
-  const db = openDb(config.DB_PATH)
-  const deployment = deploymentId(db)
+  const db = await openDb(databaseLocation(config))
+  const deployment = await deploymentId(db).catch(async (err) => {
+    await closeDb(db)
+    throw err
+  })
   const redis = connectRedis(config.REDIS_URL)
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'))
   const guard = guardDeployment({
@@ -55,9 +58,9 @@ export const startWorker = async (
     },
   })
   // Before the worker exists, so a process of the wrong deployment never takes a single job.
-  await guard.first.catch((err) => {
+  await guard.first.catch(async (err) => {
     redis.disconnect()
-    closeDb(db)
+    await closeDb(db)
     throw err
   })
   try {
@@ -102,6 +105,7 @@ export const startWorker = async (
       concurrency: config.WORKER_CONCURRENCY,
       prefix: config.REDIS_PREFIX,
       deployment,
+      database: describeDatabase(databaseLocation(config)),
       reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
     },
     'worker ready',
@@ -112,9 +116,11 @@ export const startWorker = async (
    * Lets in-flight jobs finish (commit, publish, ack), then closes every connection, within
    * `SHUTDOWN_TIMEOUT_MS`: commands wait for Redis without limit (maxRetriesPerRequest: null),
    * so past it the sockets are cut. Jobs cut off stay active and run again after their lock expires.
+   * Closing the database counts against the same limit (a PostgreSQL pool waits for its queries).
    */
   const stop = () => {
     stopped ??= (async () => {
+      const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS
       guard.stop()
       const graceful = (async () => {
         await reconciler.stop()
@@ -124,7 +130,7 @@ export const startWorker = async (
         await queue.close()
         await redis.quit()
       })()
-      const outcome = await within(config.SHUTDOWN_TIMEOUT_MS, graceful)
+      const outcome = await within(deadline - Date.now(), graceful)
       if (outcome === 'timed out') {
         log.warn(
           { timeoutMs: config.SHUTDOWN_TIMEOUT_MS },
@@ -132,7 +138,7 @@ export const startWorker = async (
         )
       }
       redis.disconnect()
-      closeDb(db)
+      await within(Math.max(0, deadline - Date.now()), closeDb(db))
       return outcome
     })()
     return stopped
