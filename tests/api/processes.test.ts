@@ -1,6 +1,5 @@
-import { waitFor } from '@dormant/testing'
+import { streamPosition, waitFor } from '@dormant/testing'
 import { afterAll, describe, expect, inject, test } from 'vitest'
-import { eventPosition } from '../event-ids.js'
 import { type ApiProcess, committedEvents, dbOf, ids, spawnApi, systemEnv, USER_PASSWORD } from '../faults/support.js'
 
 const running: ApiProcess[] = []
@@ -23,7 +22,7 @@ describe('two real API processes on one database and Redis', () => {
     const stream = b.stream(user.cookie)
     const kept = b.stream(second)
     await Promise.all([stream.untilEvents(1, 'snapshot'), kept.untilEvents(1, 'snapshot')])
-    const from = eventPosition(stream.events('snapshot')[0]?.id)
+    const from = streamPosition(stream.events('snapshot')[0]?.id)
 
     // G5: the next request to the other process is authorised by the new set.
     expect((await b.call('/api/me/transactions', { cookie: user.cookie })).status).toBe(403)

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { type AppProcess, databaseEnv, spawnApp, tempDatabase } from '@dormant/testing'
+import { type AppProcess, databaseEnv, spawnApp } from '@dormant/testing'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startTestApi, type TestApi } from '../../apps/api/src/testing.js'
@@ -24,13 +24,14 @@ describe('a hibernation completing while the page is open', () => {
 
   beforeAll(async () => {
     buildWeb()
-    const database = databaseEnv(await tempDatabase())
-    ;[api, browser] = await Promise.all([
-      startTestApi({ ...database, WEB_DIST, HIBERNATION_DURATION_MS: '3000' }),
-      launchBrowser(),
-    ])
+    ;[api, browser] = await Promise.all([startTestApi({ WEB_DIST, HIBERNATION_DURATION_MS: '3000' }), launchBrowser()])
     const { REDIS_URL, REDIS_PREFIX } = api.deps.config
-    worker = spawnApp('worker', { ...database, REDIS_URL, REDIS_PREFIX, RECONCILE_INTERVAL_MS: '60000' })
+    worker = spawnApp('worker', {
+      ...databaseEnv(api.database),
+      REDIS_URL,
+      REDIS_PREFIX,
+      RECONCILE_INTERVAL_MS: '60000',
+    })
     await worker.waitForOutput('worker ready')
     user = await api.newUser()
     page = await browser.context.newPage()

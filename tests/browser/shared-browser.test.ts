@@ -1,5 +1,5 @@
 import { completeHibernation, startHibernation } from '@dormant/db'
-import { databaseEnv, tempDatabase, waitFor } from '@dormant/testing'
+import { waitFor } from '@dormant/testing'
 import type { Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { ADMIN, startTestApi, type TestApi, USER_PASSWORD } from '../../apps/api/src/testing.js'
@@ -86,10 +86,7 @@ describe('two people, one browser profile', () => {
 
   beforeAll(async () => {
     buildWeb()
-    ;[api, browser] = await Promise.all([
-      startTestApi({ ...databaseEnv(await tempDatabase()), WEB_DIST, SSE_HEARTBEAT_MS: '1000' }),
-      launchBrowser(),
-    ])
+    ;[api, browser] = await Promise.all([startTestApi({ WEB_DIST, SSE_HEARTBEAT_MS: '1000' }), launchBrowser()])
     await browser.context.addInitScript(RECORD_SEEN)
     a = await personWithRows(2)
     b = await personWithRows(1)

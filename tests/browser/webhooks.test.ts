@@ -1,18 +1,22 @@
-import { databaseEnv, spawnApp, startReceiver, tempDatabase } from '@dormant/testing'
+import { databaseEnv, spawnApp, startReceiver } from '@dormant/testing'
 import { expect, test } from 'vitest'
 import { startTestApi } from '../../apps/api/src/testing.js'
 import { buildWeb, launchBrowser, signIn, WEB_DIST, waitForText } from './support.js'
 
 test('the walk: add an endpoint in the panel, hibernate a user for 5 s, a verified delivery at the receiver and in the log', async () => {
   buildWeb()
-  const database = databaseEnv(await tempDatabase())
   const [api, browser, receiver] = await Promise.all([
-    startTestApi({ ...database, WEB_DIST, WEBHOOK_ALLOW_PRIVATE: 'true' }),
+    startTestApi({ WEB_DIST, WEBHOOK_ALLOW_PRIVATE: 'true' }),
     launchBrowser(),
     startReceiver([]),
   ])
   const { REDIS_URL, REDIS_PREFIX } = api.deps.config
-  const worker = spawnApp('worker', { ...database, REDIS_URL, REDIS_PREFIX, WEBHOOK_ALLOW_PRIVATE: 'true' })
+  const worker = spawnApp('worker', {
+    ...databaseEnv(api.database),
+    REDIS_URL,
+    REDIS_PREFIX,
+    WEBHOOK_ALLOW_PRIVATE: 'true',
+  })
   try {
     await worker.waitForOutput('worker ready')
     const page = await browser.context.newPage()

@@ -1,7 +1,6 @@
 import { closeDb, openDb, pruneEvents, setPermissions } from '@dormant/db'
-import { startTcpProxy, type TcpProxy } from '@dormant/testing'
+import { startTcpProxy, streamPosition, type TcpProxy } from '@dormant/testing'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
-import { eventPosition } from '../event-ids.js'
 import {
   type ApiProcess,
   committedEvents,
@@ -120,7 +119,7 @@ describe('item 4: no silent gap after pruning', () => {
       return
     }
     expect(got.length).toBeLessThan(4)
-    const last = got.at(-1) ?? eventPosition(stream.events('snapshot')[0]?.id)
+    const last = got.at(-1) ?? streamPosition(stream.events('snapshot')[0]?.id)
     const again = q.stream(w.cookie, { lastEventId: last })
     await again.untilEvents(1, 'snapshot')
     expect(again.events('snapshot')[0]?.data).toMatchObject({ reset: true, user: { id: w.id } })

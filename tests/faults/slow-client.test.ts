@@ -1,9 +1,8 @@
 import { connect, type Socket } from 'node:net'
 import { connectRedis, createEventPublisher } from '@dormant/core'
 import { closeDb, deploymentId, openDb, setPermissions } from '@dormant/db'
-import { queryDb } from '@dormant/testing'
+import { queryDb, streamPosition } from '@dormant/testing'
 import { afterAll, expect, inject, test } from 'vitest'
-import { eventPosition } from '../event-ids.js'
 import { type ApiProcess, committedEvents, dbOf, ids, report, spawnApi, systemEnv } from './support.js'
 
 let api: ApiProcess | undefined
@@ -29,7 +28,7 @@ const frameIds = (raw: string) => {
     .filter((b) => !b.includes('event: snapshot'))
     .map((b) => /^id: (\S+)$/m.exec(b)?.[1])
     .filter((id): id is string => id !== undefined)
-    .map(eventPosition)
+    .map(streamPosition)
 }
 
 test('a client that stops reading is cut off past its buffer cap, memory stays bounded, replay catches it up', async () => {

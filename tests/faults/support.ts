@@ -9,10 +9,10 @@ import {
   queryDb,
   type SseRecorder,
   spawnApp,
+  streamPosition,
   tempDatabase,
   uniquePrefix,
 } from '@dormant/testing'
-import { eventPosition } from '../event-ids.js'
 
 export const ADMIN = { email: 'admin@example.com', password: 'admin-password-42' }
 export const USER_PASSWORD = 'user-password-42'
@@ -70,7 +70,7 @@ export const ids = (rec: SseRecorder) =>
   rec
     .events()
     .filter((f) => f.id !== undefined && f.event !== 'snapshot')
-    .map((f) => eventPosition(f.id))
+    .map((f) => streamPosition(f.id))
 
 /** A line in the test run's output, so measured outcomes appear in the run. */
 export const report = (line: string) => console.log(`[measured] ${line}`)

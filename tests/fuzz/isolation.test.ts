@@ -1,14 +1,12 @@
-import { databaseEnv, queryDb, type SseRecorder, tempDatabase } from '@dormant/testing'
+import { queryDb, type SseRecorder } from '@dormant/testing'
 import fc from 'fast-check'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { startTestApi, type TestApi } from '../../apps/api/src/testing.js'
 import { ids, report } from '../faults/support.js'
 
 let api: TestApi
-let location: string
 beforeAll(async () => {
-  location = await tempDatabase()
-  api = await startTestApi(databaseEnv(location))
+  api = await startTestApi()
 })
 afterAll(() => api?.stop())
 
@@ -56,7 +54,7 @@ const perform = (s: Step, u: { id: string; cookie: string }, admin: string) => {
 const eventsAfter = async (after: number) =>
   (
     await queryDb<{ id: number; userId: string }>(
-      location,
+      api.database,
       'select id, user_id as "userId" from events where id > ? order by id',
       [after],
     )

@@ -1,4 +1,4 @@
-import { databaseEnv, queryDb, tempDatabase } from '@dormant/testing'
+import { queryDb } from '@dormant/testing'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startTestApi, type TestApi } from '../../apps/api/src/testing.js'
@@ -7,13 +7,11 @@ import { report } from '../faults/support.js'
 /** Property-based hostile input against every route of a real API: never a 5xx, always the error shape. */
 
 let api: TestApi
-let location: string
 let cookies: { admin: string; user: string; other: string }
 let ids: { user: string; other: string; admin: string }
 
 beforeAll(async () => {
-  location = await tempDatabase()
-  api = await startTestApi(databaseEnv(location))
+  api = await startTestApi()
   const user = await api.newUser()
   const other = await api.newUser()
   const admin = await api.adminCookie()
@@ -32,7 +30,7 @@ const snapshot = async () =>
         'select * from hibernations order by id',
         'select * from transactions order by id',
         'select max(id) as id, cast(count(*) as integer) as n from events',
-      ].map((sql) => queryDb(location, sql)),
+      ].map((sql) => queryDb(api.database, sql)),
     ),
   )
 

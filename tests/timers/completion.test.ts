@@ -1,7 +1,6 @@
 import { scheduleHibernationJob } from '@dormant/core'
-import { SseRecorder } from '@dormant/testing'
+import { SseRecorder, streamPosition } from '@dormant/testing'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { eventPosition } from '../event-ids.js'
 import { COMPLETED_ONCE, percentiles, startTimerSystem, type TimerSystem } from './support.js'
 
 type Frame = { id?: string; event: string; data: unknown }
@@ -52,7 +51,7 @@ describe('a hibernation completed by a worker process', () => {
         goal: 1,
         hibernation: null,
       })
-      const ids = events.map((e) => eventPosition(e.id))
+      const ids = events.map((e) => streamPosition(e.id))
       expect(ids).toEqual([...ids].sort((a, b) => a - b))
       expect((events[2]!.data as { transaction: { type: string } }).transaction.type).toBe('hibernation.completed')
       expect(users[i]!.id).toBe((events[1]!.data as { user: { id: string } }).user.id)

@@ -1,6 +1,6 @@
 import { scheduleHibernationJobs } from '@dormant/core'
 import { closeDb, createUser, type Db, openDb, startHibernation } from '@dormant/db'
-import { type AppProcess, databaseEnv, queryDb, spawnApp, tempDatabase, uniquePrefix, waitFor } from '@dormant/testing'
+import { type AppProcess, databaseEnv, queryDb, spawnApp, uniquePrefix, waitFor } from '@dormant/testing'
 import { inject } from 'vitest'
 import { startTestApi } from '../../apps/api/src/testing.js'
 
@@ -11,11 +11,8 @@ export type Hibernation = { id: string; userId: string; endsAt: number; cookie: 
  * test's own connection to the shared database (on the backend under test) for counting rows.
  */
 export const startTimerSystem = async (options: { redisUrl?: string; workerEnv?: Record<string, string> } = {}) => {
-  const location = await tempDatabase()
-  const api = await startTestApi({
-    ...databaseEnv(location),
-    ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
-  })
+  const api = await startTestApi(options.redisUrl ? { REDIS_URL: options.redisUrl } : {})
+  const location = api.database
   const { REDIS_URL, REDIS_PREFIX } = api.deps.config
   const db = await openDb(location)
   const workers: AppProcess[] = []
