@@ -73,7 +73,10 @@ const env: Record<string, string> = {
   LOG_LEVEL: 'info',
 }
 const apis = rng.int(2, 3)
-const topo = await startTopology({ apis, workers: 2, env, logDir })
+const topo = await startTopology({ apis, workers: 2, env, logDir }).catch(async (err) => {
+  await db.cleanup()
+  throw err
+})
 say(`${apis} APIs, 2 workers, Redis (AOF) on ${topo.redis.port}, ${db.describe}; logs in ${logDir}`)
 // Whatever ends this process (an error included), no API, worker or Redis outlives it.
 process.once('exit', () => {
