@@ -73,7 +73,10 @@ const env: Record<string, string> = {
   LOG_LEVEL: 'info',
 }
 const apis = rng.int(2, 3)
-const topo = await startTopology({ apis, workers: 2, env, logDir })
+const topo = await startTopology({ apis, workers: 2, env, logDir }).catch(async (err) => {
+  await db.cleanup()
+  throw err
+})
 say(`${apis} APIs, 2 workers, Redis (AOF) on ${topo.redis.port}, ${db.describe}; logs in ${logDir}`)
 // Whatever ends this process (an error included), no API, worker or Redis outlives it.
 process.once('exit', () => {
@@ -86,12 +89,14 @@ process.once('SIGINT', () => {
 })
 
 const workload = createWorkload(topo, rng, { users: rng.int(5, 8) })
-const nemesis = createNemesis(topo, rng)
+const nemesis = createNemesis(topo, rng, db)
 const started = Date.now()
 await workload.start()
 nemesis.start()
 const opsTotal = () => [...workload.record.ops.values()].reduce((a, b) => a + b, 0)
-const archiver = setInterval(() => db.archive(), 1000)
+const archiver = setInterval(() => {
+  db.archive().catch((err) => say(`archiving events failed (retried in 1 s): ${String(err).slice(0, 300)}`))
+}, 1000)
 const progress = setInterval(() => {
   const s = Math.round((Date.now() - started) / 1000)
   const last = nemesis.faults.at(-1)
@@ -108,12 +113,14 @@ await workload.stopOperations()
 clearInterval(progress)
 
 // Every hibernation still scheduled falls due within 5 s: wait for the workers to run them.
-const scheduled = () => db.read().hibernations.filter((h) => h.status === 'scheduled').length
-await waitFor(() => scheduled() === 0, { timeoutMs: DRAIN_TIMEOUT_MS, intervalMs: 200, what: 'timers' }).catch(() =>
-  say(`${scheduled()} hibernations still scheduled after ${DRAIN_TIMEOUT_MS} ms`),
-)
+const scheduled = async () => (await db.read()).hibernations.filter((h) => h.status === 'scheduled').length
+await waitFor(async () => (await scheduled()) === 0, {
+  timeoutMs: DRAIN_TIMEOUT_MS,
+  intervalMs: 200,
+  what: 'timers',
+}).catch(async () => say(`${await scheduled()} hibernations still scheduled after ${DRAIN_TIMEOUT_MS} ms`))
 const quiescedAt = Date.now()
-const finalVersions = db.read().versions
+const finalVersions = (await db.read()).versions
 await waitFor(
   () =>
     workload.record.actors.every(
@@ -140,7 +147,7 @@ const history: History = {
   finalClients: workload.record.actors,
   finalDeadlineMs: FINAL_DEADLINE_MS,
 }
-const finalState = db.read()
+const finalState = await db.read()
 const violations = check(history, finalState)
 saveRun(join(logDir, 'history.json'), { seed, faults: nemesis.faults, history, db: finalState, violations })
 process.stdout.write(

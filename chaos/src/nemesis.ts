@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis'
+import type { ProvisionedDb } from './db.js'
 import type { Rng } from './prng.js'
 import type { PartitionMode } from './proxy.js'
 import type { Member, Topology } from './topology.js'
@@ -17,9 +18,10 @@ const PAIRED = 0.3
  * Faults healed before the next ones start, sometimes two at once on different targets (a
  * partition during a kill is where single-fault tests never look): a process killed (-9) or
  * stopped (SIGTERM) and restarted after a pause, Redis restarted or flushed, one process cut
- * off from Redis for a while. The workload's stalled clients are the remaining fault.
+ * off from Redis for a while, and on PostgreSQL the database restarted (as its processes see
+ * it: see `restart` in db.ts). The workload's stalled clients are the remaining fault.
  */
-export const createNemesis = (topo: Topology, rng: Rng) => {
+export const createNemesis = (topo: Topology, rng: Rng, db: Pick<ProvisionedDb, 'restart'>) => {
   const r = rng.fork('nemesis')
   const faults: FaultLog[] = []
   let stopping = false
@@ -94,6 +96,17 @@ export const createNemesis = (topo: Topology, rng: Rng) => {
       },
     ],
   ]
+  // Only where the backend has one, so SQLite runs draw the same faults for the same seed as before.
+  const restartDb = db.restart
+  if (restartDb) {
+    kinds.push([
+      1.5,
+      () => {
+        const pause = r.int(300, 4000)
+        return { kind: 'postgres restart', target: 'postgres', run: () => restartDb(pause) }
+      },
+    ])
+  }
 
   const execute = async (plan: Plan) => {
     const at = Date.now()

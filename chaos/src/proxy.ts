@@ -13,10 +13,11 @@ export type TcpProxy = {
 
 /**
  * A loopback TCP proxy in front of Redis for one process, so the nemesis can partition that
- * process alone. A blackholed connection is destroyed on heal: bytes it swallowed would
- * desynchronise the Redis protocol if it carried on.
+ * process alone (or in front of PostgreSQL for all of them, to restart it for them). A
+ * blackholed connection is destroyed on heal: bytes it swallowed would desynchronise the
+ * protocol if it carried on.
  */
-export const startProxy = async (targetPort: number): Promise<TcpProxy> => {
+export const startProxy = async (targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> => {
   let mode: PartitionMode | undefined
   const pairs = new Set<{ client: Socket; upstream?: Socket }>()
 
@@ -37,7 +38,7 @@ export const startProxy = async (targetPort: number): Promise<TcpProxy> => {
     const upstream = new Socket()
     pair.upstream = upstream
     upstream.on('error', drop).on('close', drop)
-    upstream.connect(targetPort, '127.0.0.1', () => {
+    upstream.connect(targetPort, targetHost, () => {
       client.pipe(upstream)
       upstream.pipe(client)
     })

@@ -102,7 +102,14 @@ export const startTopology = async (opts: {
     }
   }, 1000)
 
-  await Promise.all(members.map(start))
+  // A process that did not come up must not outlive the run: nothing else knows of them yet.
+  await Promise.all(members.map(start)).catch(async (err) => {
+    clearInterval(sampler)
+    for (const m of members) m.proc?.child.kill('SIGKILL')
+    await Promise.all(members.map((m) => m.proxy.close()))
+    await redis.destroy()
+    throw err
+  })
   return {
     redis,
     apis,

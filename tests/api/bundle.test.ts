@@ -12,7 +12,7 @@ beforeAll(() => buildApps(), 60_000)
 
 describe('the production bundles (what npm start and the Docker image run)', () => {
   test('the API and the worker run from apps/*/dist: a hibernation completes on the stream', async () => {
-    const env = systemEnv(inject('redisUrl'))
+    const env = await systemEnv(inject('redisUrl'))
     const api: ApiProcess = await spawnApi(env, { bundle: true })
     running.push(api)
     const worker = await spawnWorker(env, { bundle: true })

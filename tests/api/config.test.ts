@@ -1,7 +1,11 @@
-import { spawnApp, tempDbPath, uniquePrefix } from '@dormant/testing'
+import { databaseEnv, spawnApp, tempDatabase, uniquePrefix } from '@dormant/testing'
 import { describe, expect, inject, test } from 'vitest'
 
-const base = () => ({ REDIS_URL: inject('redisUrl'), REDIS_PREFIX: uniquePrefix(), DB_PATH: tempDbPath() })
+const base = async () => ({
+  REDIS_URL: inject('redisUrl'),
+  REDIS_PREFIX: uniquePrefix(),
+  ...databaseEnv(await tempDatabase()),
+})
 
 describe.concurrent('configuration', () => {
   test.each([
@@ -12,7 +16,7 @@ describe.concurrent('configuration', () => {
     ],
     [{ ADMIN_EMAIL: 'admin@example.com' }, ['ADMIN_EMAIL and ADMIN_PASSWORD must be set together']],
   ])('a bad value (%o) stops the API with exit code 1 and a message naming it', async (env, names) => {
-    const api = spawnApp('api', { ...base(), ...env })
+    const api = spawnApp('api', { ...(await base()), ...env })
     expect(await api.exited).toBe(1)
     expect(api.output()).toContain('Invalid configuration')
     for (const name of names) expect(api.output()).toContain(name)

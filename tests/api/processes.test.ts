@@ -1,6 +1,6 @@
-import { waitFor } from '@dormant/testing'
+import { streamPosition, waitFor } from '@dormant/testing'
 import { afterAll, describe, expect, inject, test } from 'vitest'
-import { type ApiProcess, committedEvents, ids, spawnApi, systemEnv, USER_PASSWORD } from '../faults/support.js'
+import { type ApiProcess, committedEvents, dbOf, ids, spawnApi, systemEnv, USER_PASSWORD } from '../faults/support.js'
 
 const running: ApiProcess[] = []
 afterAll(async () => {
@@ -8,7 +8,7 @@ afterAll(async () => {
 })
 
 const pair = async (extra: Record<string, string> = {}) => {
-  const env = systemEnv(inject('redisUrl'), extra)
+  const env = await systemEnv(inject('redisUrl'), extra)
   const apis = await Promise.all([spawnApi(env), spawnApi(env)])
   running.push(...apis)
   return { env, a: apis[0], b: apis[1] }
@@ -22,7 +22,7 @@ describe('two real API processes on one database and Redis', () => {
     const stream = b.stream(user.cookie)
     const kept = b.stream(second)
     await Promise.all([stream.untilEvents(1, 'snapshot'), kept.untilEvents(1, 'snapshot')])
-    const from = Number(stream.events('snapshot')[0]?.id)
+    const from = streamPosition(stream.events('snapshot')[0]?.id)
 
     // G5: the next request to the other process is authorised by the new set.
     expect((await b.call('/api/me/transactions', { cookie: user.cookie })).status).toBe(403)
@@ -36,8 +36,10 @@ describe('two real API processes on one database and Redis', () => {
     expect((await b.call('/api/me/hibernation', { method: 'POST', cookie: user.cookie })).status).toBe(201)
 
     await stream.untilEvents(2, 'user.updated')
-    await waitFor(() => committedEvents(env.DB_PATH, from).byUser(user.id).length === 2, { what: 'two commits' })
-    expect(ids(stream)).toEqual(committedEvents(env.DB_PATH, from).byUser(user.id))
+    await waitFor(async () => (await committedEvents(dbOf(env), from)).byUser(user.id).length === 2, {
+      what: 'two commits',
+    })
+    expect(ids(stream)).toEqual((await committedEvents(dbOf(env), from)).byUser(user.id))
     expect(stream.events('user.updated')[0]?.data).toMatchObject({
       user: { permissions: ['hibernation.self', 'transactions.read'] },
     })

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { type AppProcess, spawnApp } from '@dormant/testing'
+import { type AppProcess, databaseEnv, spawnApp } from '@dormant/testing'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startTestApi, type TestApi } from '../../apps/api/src/testing.js'
@@ -25,8 +25,13 @@ describe('a hibernation completing while the page is open', () => {
   beforeAll(async () => {
     buildWeb()
     ;[api, browser] = await Promise.all([startTestApi({ WEB_DIST, HIBERNATION_DURATION_MS: '3000' }), launchBrowser()])
-    const { DB_PATH, REDIS_URL, REDIS_PREFIX } = api.deps.config
-    worker = spawnApp('worker', { DB_PATH, REDIS_URL, REDIS_PREFIX, RECONCILE_INTERVAL_MS: '60000' })
+    const { REDIS_URL, REDIS_PREFIX } = api.deps.config
+    worker = spawnApp('worker', {
+      ...databaseEnv(api.database),
+      REDIS_URL,
+      REDIS_PREFIX,
+      RECONCILE_INTERVAL_MS: '60000',
+    })
     await worker.waitForOutput('worker ready')
     user = await api.newUser()
     page = await browser.context.newPage()

@@ -1,13 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { closeDb, completeHibernation, openDb, setPermissions, startHibernation } from '@dormant/db'
+import { closeDb, completeHibernation, type Db, openDb, setPermissions, startHibernation } from '@dormant/db'
 import {
   type AppProcess,
+  databaseEnv,
   freePort,
   portAnswers,
   REPO_ROOT,
   spawnApp,
-  tempDbPath,
+  tempDatabase,
   uniquePrefix,
   waitFor,
 } from '@dormant/testing'
@@ -16,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import {
   type Browser,
   buildWeb,
+  isStreamId,
   launchBrowser,
   markDocument,
   sameDocument,
@@ -65,6 +67,7 @@ const recordStreams = (browser: Browser) => {
 
 describe('the page across API restarts', () => {
   let env: Record<string, string>
+  let location: string
   let api: AppProcess
   let vite: ChildProcess
   let apiBase: string
@@ -77,12 +80,12 @@ describe('the page across API restarts', () => {
     await api.waitForOutput('api listening')
   }
   /** While no API runs, changes go straight to the DB (as the worker's would): only the outbox knows them. */
-  const whileDown = (change: (db: ReturnType<typeof openDb>) => void) => {
-    const db = openDb(env.DB_PATH!)
+  const whileDown = async (change: (db: Db) => Promise<unknown>) => {
+    const db = await openDb(location)
     try {
-      change(db)
+      await change(db)
     } finally {
-      closeDb(db)
+      await closeDb(db)
     }
   }
 
@@ -91,9 +94,10 @@ describe('the page across API restarts', () => {
     const [apiPort, vitePort] = [await freePort(), await freePort()]
     apiBase = `http://127.0.0.1:${apiPort}`
     viteBase = `http://127.0.0.1:${vitePort}`
+    location = await tempDatabase()
     env = {
       PORT: String(apiPort),
-      DB_PATH: tempDbPath(),
+      ...databaseEnv(location),
       REDIS_URL: inject('redisUrl'),
       REDIS_PREFIX: uniquePrefix(),
       ADMIN_EMAIL: ADMIN.email,
@@ -136,10 +140,10 @@ describe('the page across API restarts', () => {
 
     expect(await api.signal('SIGTERM')).toBe(0)
     await waitForText(page.getByTestId('connection'), 'reconnecting')
-    whileDown((db) => {
-      const started = startHibernation(db, user.id, 1000)
+    await whileDown(async (db) => {
+      const started = await startHibernation(db, user.id, 1000)
       if ('error' in started) throw new Error(started.error)
-      expect(completeHibernation(db, started.hibernation.id, Date.now() + 2000).outcome).toBe('completed')
+      expect((await completeHibernation(db, started.hibernation.id, Date.now() + 2000)).outcome).toBe('completed')
     })
 
     const streams = recordStreams(browser)
@@ -154,7 +158,7 @@ describe('the page across API restarts', () => {
     expect(await rows.first().textContent()).toContain('Hibernation completed')
     await waitForText(page.getByTestId('user-goal'), '1')
     expect(await sameDocument(page)).toBe('same')
-    expect(await streams.resumedFrom(streams.requests.at(-1)!)).toMatch(/^\d+$/)
+    expect(isStreamId(await streams.resumedFrom(streams.requests.at(-1)!))).toBe(true)
     await page.close()
   })
 
@@ -173,7 +177,7 @@ describe('the page across API restarts', () => {
     try {
       expect(await api.signal('SIGTERM')).toBe(0)
       await waitForText(page.getByTestId('connection'), 'reconnecting')
-      whileDown((db) => setPermissions(db, adminId, ['billing.manage']))
+      await whileDown((db) => setPermissions(db, adminId, ['billing.manage']))
       // Keep the API down until the browser's own retry has met the proxy's 5xx (after which
       // EventSource gives up for good); starting it sooner would let that retry succeed.
       await waitFor(() => streams.failures.length > 0, { timeoutMs: 20_000, what: 'a 5xx from the proxy' })
@@ -181,7 +185,7 @@ describe('the page across API restarts', () => {
       await waitForText(page.getByTestId('connection'), 'live', 40_000)
       await waitForPermission(page, 'billing.manage')
       // The browser gave up on the 5xx for good; only our code opens a stream with ?lastEventId.
-      expect(streams.requests.some((r) => /[?&]lastEventId=\d+$/.test(r.url()))).toBe(true)
+      expect(streams.requests.some((r) => isStreamId(new URL(r.url()).searchParams.get('lastEventId')))).toBe(true)
 
       // Live frames flow through the proxy again, unbuffered.
       const put = await fetch(`${viteBase}/api/users/${adminId}/permissions`, {

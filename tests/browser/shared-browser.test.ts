@@ -73,9 +73,9 @@ describe('two people, one browser profile', () => {
     const { id, email } = await api.newUser()
     const rows: string[] = []
     for (let i = 0; i < count; i++) {
-      const started = startHibernation(api.deps.db, id, 60_000)
+      const started = await startHibernation(api.deps.db, id, 60_000)
       if ('error' in started) throw new Error(started.error)
-      const done = completeHibernation(api.deps.db, started.hibernation.id, Date.now() + 120_000)
+      const done = await completeHibernation(api.deps.db, started.hibernation.id, Date.now() + 120_000)
       if (done.outcome !== 'completed') throw new Error(done.outcome)
     }
     const res = await api.call('/api/me/transactions', { cookie: await api.login(email, USER_PASSWORD) })

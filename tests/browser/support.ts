@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { REPO_ROOT, tempDir } from '@dormant/testing'
+import { parseStreamId, REPO_ROOT, tempDir } from '@dormant/testing'
 import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core'
 
 const WEB_DIR = join(REPO_ROOT, 'apps/web')
@@ -85,6 +85,16 @@ export const waitForText = (locator: Locator, text: string, timeout?: number) =>
 /** Resolves when `page` has a permission named `name` listed. */
 export const waitForPermission = (page: Page, name: string) =>
   page.getByTestId('user-permissions').getByText(name, { exact: true }).waitFor()
+
+/** Whether `id` is an SSE id as our servers write it (`<epoch>:<n>` or a bare `<n>`). */
+export const isStreamId = (id: string | null | undefined) => {
+  try {
+    parseStreamId(id ?? undefined)
+    return true
+  } catch {
+    return false
+  }
+}
 
 /** Marks the document; `assertSameDocument` fails if the page was reloaded since. */
 export const markDocument = (page: Page) => page.evaluate(() => Object.assign(globalThis, { dormantMark: 'same' }))

@@ -1,4 +1,4 @@
-import { spawnApp, startReceiver } from '@dormant/testing'
+import { databaseEnv, spawnApp, startReceiver } from '@dormant/testing'
 import { expect, test } from 'vitest'
 import { startTestApi } from '../../apps/api/src/testing.js'
 import { buildWeb, launchBrowser, signIn, WEB_DIST, waitForText } from './support.js'
@@ -10,8 +10,13 @@ test('the walk: add an endpoint in the panel, hibernate a user for 5 s, a verifi
     launchBrowser(),
     startReceiver([]),
   ])
-  const { DB_PATH, REDIS_URL, REDIS_PREFIX } = api.deps.config
-  const worker = spawnApp('worker', { DB_PATH, REDIS_URL, REDIS_PREFIX, WEBHOOK_ALLOW_PRIVATE: 'true' })
+  const { REDIS_URL, REDIS_PREFIX } = api.deps.config
+  const worker = spawnApp('worker', {
+    ...databaseEnv(api.database),
+    REDIS_URL,
+    REDIS_PREFIX,
+    WEBHOOK_ALLOW_PRIVATE: 'true',
+  })
   try {
     await worker.waitForOutput('worker ready')
     const page = await browser.context.newPage()

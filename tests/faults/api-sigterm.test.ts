@@ -1,6 +1,6 @@
 import { type SseRecorder, waitFor } from '@dormant/testing'
 import { afterAll, expect, inject, test } from 'vitest'
-import { type ApiProcess, committedEvents, ids, report, spawnApi, systemEnv } from './support.js'
+import { type ApiProcess, committedEvents, dbOf, ids, report, spawnApi, systemEnv } from './support.js'
 
 const apis: ApiProcess[] = []
 afterAll(async () => {
@@ -8,7 +8,7 @@ afterAll(async () => {
 })
 
 test('API SIGTERM with clients connected: streams end, exit 0; a second API replays the gap, none twice', async () => {
-  const env = systemEnv(inject('redisUrl'))
+  const env = await systemEnv(inject('redisUrl'))
   const [first, second] = await Promise.all([spawnApi(env), spawnApi(env)])
   apis.push(first, second)
   const admin = await second.adminCookie()
@@ -24,7 +24,7 @@ test('API SIGTERM with clients connected: streams end, exit 0; a second API repl
     })
     expect(res.status).toBe(200)
   }
-  const startId = Math.max(0, ...committedEvents(env.DB_PATH).all)
+  const startId = Math.max(0, ...(await committedEvents(dbOf(env))).all)
 
   const before = users.map((u) => first.stream(u.cookie))
   const adminBefore = first.stream(await first.adminCookie(), { admin: true })
@@ -58,7 +58,7 @@ test('API SIGTERM with clients connected: streams end, exit 0; a second API repl
   writing = false
   await writer
 
-  const table = committedEvents(env.DB_PATH, startId)
+  const table = await committedEvents(dbOf(env), startId)
   let replayed = 0
   for (const [i, u] of users.entries()) {
     const expected = table.byUser(u.id)

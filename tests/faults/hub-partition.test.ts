@@ -1,9 +1,10 @@
 import { closeDb, openDb, pruneEvents, setPermissions } from '@dormant/db'
-import { startTcpProxy, type TcpProxy } from '@dormant/testing'
+import { startTcpProxy, streamPosition, type TcpProxy } from '@dormant/testing'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import {
   type ApiProcess,
   committedEvents,
+  dbOf,
   ids,
   killHard,
   report,
@@ -15,7 +16,7 @@ import {
 const HEARTBEAT_MS = 1000
 
 // A and B reach Redis directly; Q and P each through a proxy that can partition them alone.
-let env: ReturnType<typeof systemEnv>
+let env: Awaited<ReturnType<typeof systemEnv>>
 let a: ApiProcess
 let q: ApiProcess
 let qLink: TcpProxy
@@ -31,7 +32,7 @@ const throughProxy = async () => {
 }
 
 beforeAll(async () => {
-  env = systemEnv(inject('redisUrl'), { SSE_HEARTBEAT_MS: String(HEARTBEAT_MS) })
+  env = await systemEnv(inject('redisUrl'), { SSE_HEARTBEAT_MS: String(HEARTBEAT_MS) })
   a = await spawnApi(env)
   procs.push(a)
   ;({ api: q, link: qLink } = await throughProxy())
@@ -95,16 +96,18 @@ describe('item 4: no silent gap after pruning', () => {
     await stream.untilEvents(1, 'snapshot')
     qLink.partition()
     // Three commits whose publishes Q never hears, pruned at once (as a retention run would).
-    const db = openDb(env.DB_PATH)
+    const db = await openDb(dbOf(env))
     try {
-      for (const p of [['reports.view'], ['reports.export'], ['billing.manage']]) setPermissions(db, w.id, p as never)
-      pruneEvents(db, Date.now() + 1)
+      for (const p of [['reports.view'], ['reports.export'], ['billing.manage']]) {
+        await setPermissions(db, w.id, p as never)
+      }
+      await pruneEvents(db, Date.now() + 1)
     } finally {
-      closeDb(db)
+      await closeDb(db)
     }
     qLink.heal()
     await a.grant(w.id, ['hibernation.self'])
-    const fourth = Math.max(...committedEvents(env.DB_PATH).byUser(w.id))
+    const fourth = Math.max(...(await committedEvents(dbOf(env))).byUser(w.id))
     // Either Q delivered all four in time, or it ended the stream so the client resyncs.
     await Promise.race([
       stream.closedByServer(10_000),
@@ -116,7 +119,7 @@ describe('item 4: no silent gap after pruning', () => {
       return
     }
     expect(got.length).toBeLessThan(4)
-    const last = got.at(-1) ?? Number(stream.events('snapshot')[0]?.id)
+    const last = got.at(-1) ?? streamPosition(stream.events('snapshot')[0]?.id)
     const again = q.stream(w.cookie, { lastEventId: last })
     await again.untilEvents(1, 'snapshot')
     expect(again.events('snapshot')[0]?.data).toMatchObject({ reset: true, user: { id: w.id } })

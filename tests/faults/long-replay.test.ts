@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process'
 import { connect, type Socket } from 'node:net'
-import { closeDb, openDb } from '@dormant/db'
-import { waitFor } from '@dormant/testing'
+import { queryDb, waitFor } from '@dormant/testing'
 import { afterAll, expect, inject, test } from 'vitest'
-import { type ApiProcess, committedEvents, ids, report, spawnApi, systemEnv, USER_PASSWORD } from './support.js'
+import { type ApiProcess, committedEvents, dbOf, ids, report, spawnApi, systemEnv, USER_PASSWORD } from './support.js'
 
 const BACKLOG = 12_000
 const STALLED = 12
@@ -15,22 +14,28 @@ afterAll(async () => {
   await Promise.all(procs.map((p) => p.signal('SIGTERM')))
 })
 
-/** Writes `count` realistic user.updated rows straight into the outbox, in one transaction. */
-const seedBacklog = (dbPath: string, userId: string, count: number) => {
-  const db = openDb(dbPath)
-  try {
-    const insert = db.$client.prepare('insert into events (user_id, type, data, created_at) values (?, ?, ?, ?)')
-    const user = { id: userId, email: 'backlog@example.com', name: 'Backlog', role: 'user', status: 'active', goal: 0 }
-    db.$client.transaction(() => {
-      for (let i = 0; i < count; i++) {
-        const data = JSON.stringify({
-          user: { ...user, permissions: ['reports.view'], version: i + 2, note: 'x'.repeat(300) },
-        })
-        insert.run(userId, 'user.updated', data, Date.now())
-      }
-    })()
-  } finally {
-    closeDb(db)
+const SEED_BATCH = 500
+
+/**
+ * Writes `count` realistic user.updated rows straight into the outbox, a few hundred per
+ * statement (one statement per connection is all `queryDb` runs; row by row would take minutes).
+ */
+const seedBacklog = async (location: string, userId: string, count: number) => {
+  const user = { id: userId, email: 'backlog@example.com', name: 'Backlog', role: 'user', status: 'active', goal: 0 }
+  for (let from = 0; from < count; from += SEED_BATCH) {
+    const rows = Array.from({ length: Math.min(SEED_BATCH, count - from) }, (_, k) => [
+      userId,
+      'user.updated',
+      JSON.stringify({
+        user: { ...user, permissions: ['reports.view'], version: from + k + 2, note: 'x'.repeat(300) },
+      }),
+      Date.now(),
+    ])
+    await queryDb(
+      location,
+      `insert into events (user_id, type, data, created_at) values ${rows.map(() => '(?, ?, ?, ?)').join(', ')}`,
+      rows.flat(),
+    )
   }
 }
 
@@ -84,12 +89,12 @@ const healthzProbe = (api: ApiProcess, ms: number) => {
 }
 
 test('12 stalled 12,000-event replays: /healthz stays fast; a reading client gets every event once, live ones after', async () => {
-  const env = systemEnv(inject('redisUrl'))
+  const env = await systemEnv(inject('redisUrl'))
   const seeder = await spawnApi(env)
   const owner = await seeder.newUser()
   await seeder.signal('SIGTERM')
-  const before = Math.max(0, ...committedEvents(env.DB_PATH).all)
-  seedBacklog(env.DB_PATH, owner.id, BACKLOG)
+  const before = Math.max(0, ...(await committedEvents(dbOf(env))).all)
+  await seedBacklog(dbOf(env), owner.id, BACKLOG)
 
   const api = await spawnApi(env)
   procs.push(api)
@@ -113,19 +118,19 @@ test('12 stalled 12,000-event replays: /healthz stays fast; a reading client get
   // (under 100 ms quiet, up to about 300 ms at that load).
   expect(max).toBeLessThan(400)
 
-  const expected = committedEvents(env.DB_PATH, before).all
+  const expected = (await committedEvents(dbOf(env), before)).all
   await waitFor(() => ids(reader).length >= expected.length, { timeoutMs: 30_000, what: 'the whole replay' })
   expect(reader.events('snapshot')[0]?.data).not.toMatchObject({ reset: true })
   expect(ids(reader)).toEqual(expected)
 })
 
 test('a client further behind than SSE_REPLAY_CAP gets a reset snapshot, not a partial replay', async () => {
-  const env = systemEnv(inject('redisUrl'), { SSE_REPLAY_CAP: '5000' })
+  const env = await systemEnv(inject('redisUrl'), { SSE_REPLAY_CAP: '5000' })
   const api = await spawnApi(env)
   procs.push(api)
   const owner = await api.newUser()
-  const before = Math.max(0, ...committedEvents(env.DB_PATH).all)
-  seedBacklog(env.DB_PATH, owner.id, 6000)
+  const before = Math.max(0, ...(await committedEvents(dbOf(env))).all)
+  await seedBacklog(dbOf(env), owner.id, 6000)
   // The API learns of the rows from the table itself (nothing was published).
   await api.grant(owner.id, ['reports.view'])
   const admin = await api.adminCookie()
@@ -142,19 +147,19 @@ test('a client further behind than SSE_REPLAY_CAP gets a reset snapshot, not a p
 
 test('more live events during a replay than a stream may hold: it reads on through them, every event once, in order', async () => {
   // A 1 KB cap: a second live frame already exceeds what the stream may hold.
-  const env = systemEnv(inject('redisUrl'), { SSE_BUFFER_LIMIT_BYTES: '1024' })
+  const env = await systemEnv(inject('redisUrl'), { SSE_BUFFER_LIMIT_BYTES: '1024' })
   const api = await spawnApi(env)
   procs.push(api)
   const owner = await api.newUser()
-  const before = Math.max(0, ...committedEvents(env.DB_PATH).all)
-  seedBacklog(env.DB_PATH, owner.id, BACKLOG)
+  const before = Math.max(0, ...(await committedEvents(dbOf(env))).all)
+  await seedBacklog(dbOf(env), owner.id, BACKLOG)
   await api.grant(owner.id, ['reports.view'])
   const admin = await api.adminCookie()
   const reader = api.stream(admin, { admin: true, lastEventId: before })
   await Promise.all(
     Array.from({ length: 30 }, (_, i) => api.grant(owner.id, i % 2 ? ['reports.view'] : ['reports.export'])),
   )
-  const expected = committedEvents(env.DB_PATH, before).all
+  const expected = (await committedEvents(dbOf(env), before)).all
   await waitFor(() => ids(reader).length >= expected.length || reader.ended, { timeoutMs: 30_000, what: 'everything' })
   expect(reader.ended).toBe(false)
   expect(ids(reader)).toEqual(expected)

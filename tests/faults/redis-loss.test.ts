@@ -1,7 +1,7 @@
 import { connectRedis } from '@dormant/core'
 import { type RedisServer, startRedisServer, waitFor } from '@dormant/testing'
 import { afterAll, expect, test } from 'vitest'
-import { completions, report, seedHibernations, spawnWorker, systemEnv } from './support.js'
+import { completions, dbOf, report, seedHibernations, spawnWorker, systemEnv } from './support.js'
 
 let redis: RedisServer | undefined
 const procs: { signal(s: NodeJS.Signals): Promise<unknown> }[] = []
@@ -21,9 +21,9 @@ const jobCount = async (url: string, prefix: string) => {
 
 test('Redis restarted (AOF) and then FLUSHALL while timers are scheduled: none lost, each once', async () => {
   redis = await startRedisServer({ appendonly: true })
-  const env = systemEnv(redis.url, { RECONCILE_INTERVAL_MS: '300', JOB_LOCK_MS: '1000' })
+  const env = await systemEnv(redis.url, { RECONCILE_INTERVAL_MS: '300', JOB_LOCK_MS: '1000' })
   const due = Date.now() + 6000
-  const users = seedHibernations(env.DB_PATH, 60, (i) => due - Date.now() + i * 20)
+  const users = await seedHibernations(dbOf(env), 60, (i) => due - Date.now() + i * 20)
   const worker = await spawnWorker(env)
   procs.push(worker)
   await waitFor(async () => (await jobCount(redis?.url ?? '', env.REDIS_PREFIX)) === 60, { what: '60 delayed jobs' })
@@ -46,13 +46,13 @@ test('Redis restarted (AOF) and then FLUSHALL while timers are scheduled: none l
   conn.disconnect()
   expect(Date.now()).toBeLessThan(due)
 
-  await waitFor(() => completions(env.DB_PATH).scheduled === 0, {
+  await waitFor(async () => (await completions(dbOf(env))).scheduled === 0, {
     what: 'all completed',
     timeoutMs: 30_000,
     intervalMs: 50,
   })
   const lateMs = Date.now() - (due + 59 * 20)
-  const after = completions(env.DB_PATH)
+  const after = await completions(dbOf(env))
   for (const id of users) {
     expect(after.history.get(id)).toBe(1)
     expect(after.events.get(id)).toBe(1)

@@ -1,6 +1,6 @@
 import { freePort, type RedisServer, startRedisServer, waitFor } from '@dormant/testing'
 import { afterAll, expect, test } from 'vitest'
-import { type ApiProcess, committedEvents, ids, report, spawnApi, systemEnv } from './support.js'
+import { type ApiProcess, committedEvents, dbOf, ids, report, spawnApi, systemEnv } from './support.js'
 
 let redis: RedisServer | undefined
 const apis: ApiProcess[] = []
@@ -16,7 +16,7 @@ const health = async (api: ApiProcess) => {
 
 test('Redis down: /healthz says 503, writes still succeed, open streams get every event once Redis is back', async () => {
   redis = await startRedisServer({ appendonly: true })
-  const env = systemEnv(redis.url)
+  const env = await systemEnv(redis.url)
   // Streams live on `reader`; the changes are made through `writer`, so the reader can only
   // learn of them through Redis, or from the events table once its subscription is back.
   const [reader, writer] = await Promise.all([spawnApi(env), spawnApi(env)])
@@ -29,7 +29,7 @@ test('Redis down: /healthz says 503, writes still succeed, open streams get ever
   const adminStream = reader.stream(await reader.adminCookie(), { admin: true })
   await Promise.all([...streams, adminStream].map((s) => s.untilEvents(1, 'snapshot')))
 
-  const startId = Math.max(0, ...committedEvents(env.DB_PATH).all)
+  const startId = Math.max(0, ...(await committedEvents(dbOf(env))).all)
   await redis.stop()
   const downAt = Date.now()
   await waitFor(async () => (await health(reader)).status === 503, { what: 'healthz 503', intervalMs: 50 })
@@ -59,7 +59,7 @@ test('Redis down: /healthz says 503, writes still succeed, open streams get ever
   await Promise.all(streams.map((s) => s.until(() => ids(s).length >= 3, 30_000, 'outage events')))
   await adminStream.until(() => ids(adminStream).length >= 9, 30_000, 'admin outage events')
   const recoveredMs = Date.now() - upAt
-  const table = committedEvents(env.DB_PATH, startId)
+  const table = await committedEvents(dbOf(env), startId)
   for (const [i, s] of streams.entries()) {
     expect(ids(s)).toEqual(table.byUser(users[i]?.id ?? ''))
   }
@@ -81,7 +81,7 @@ test('Redis down: /healthz says 503, writes still succeed, open streams get ever
 test('an API started while Redis is down waits briefly, then serves: 503 on /healthz, writes succeed', async () => {
   const nobody = `redis://127.0.0.1:${await freePort()}`
   const started = Date.now()
-  const api = await spawnApi(systemEnv(nobody))
+  const api = await spawnApi(await systemEnv(nobody))
   apis.push(api)
   const waitedMs = Date.now() - started
   expect(api.output()).toMatch(/Redis is not reachable yet/)

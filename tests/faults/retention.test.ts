@@ -1,25 +1,25 @@
-import { eventsPrunedThrough, openDb } from '@dormant/db'
+import { closeDb, eventsPrunedThrough, openDb } from '@dormant/db'
 import type { AppProcess } from '@dormant/testing'
 import { waitFor } from '@dormant/testing'
 import { afterAll, expect, inject, test } from 'vitest'
-import { committedEvents, ids, report, spawnApi, spawnWorker, systemEnv } from './support.js'
+import { committedEvents, dbOf, ids, report, spawnApi, spawnWorker, systemEnv } from './support.js'
 
 const running: AppProcess[] = []
 afterAll(async () => {
   await Promise.all(running.map((p) => p.signal('SIGTERM')))
 })
 
-const prunedThrough = (path: string) => {
-  const db = openDb(path)
+const prunedThrough = async (location: string) => {
+  const db = await openDb(location)
   try {
-    return eventsPrunedThrough(db)
+    return await eventsPrunedThrough(db)
   } finally {
-    db.$client.close()
+    await closeDb(db)
   }
 }
 
 test('events past EVENTS_RETENTION_MS are pruned; a reconnect from before the window gets a reset snapshot', async () => {
-  const env = systemEnv(inject('redisUrl'), { EVENTS_RETENTION_MS: '1000' })
+  const env = await systemEnv(inject('redisUrl'), { EVENTS_RETENTION_MS: '1000' })
   const api = await spawnApi(env)
   running.push(api, await spawnWorker(env))
   const admin = await api.adminCookie()
@@ -35,13 +35,17 @@ test('events past EVENTS_RETENTION_MS are pruned; a reconnect from before the wi
   await set(['reports.view'])
   await set(['reports.export'])
   await set(['billing.manage'])
-  const mine = committedEvents(env.DB_PATH).byUser(user.id)
+  const mine = (await committedEvents(dbOf(env))).byUser(user.id)
   const last = mine.at(-1) ?? 0
   const committedAt = Date.now()
 
-  await waitFor(() => prunedThrough(env.DB_PATH) >= last, { what: 'pruning', timeoutMs: 10_000, intervalMs: 50 })
+  await waitFor(async () => (await prunedThrough(dbOf(env))) >= last, {
+    what: 'pruning',
+    timeoutMs: 10_000,
+    intervalMs: 50,
+  })
   report(`retention: events older than 1000 ms pruned ${Date.now() - committedAt} ms after commit`)
-  expect(committedEvents(env.DB_PATH).byUser(user.id)).toEqual([])
+  expect((await committedEvents(dbOf(env))).byUser(user.id)).toEqual([])
 
   // From before the window: a reset snapshot with the current state, never a silent partial replay.
   const behind = api.stream(user.cookie, { lastEventId: mine[0] ?? 0 })

@@ -4,6 +4,7 @@ import {
   type ApiProcess,
   committedEvents,
   completions,
+  dbOf,
   ids,
   report,
   spawnApi,
@@ -19,8 +20,9 @@ afterAll(async () => {
 const CHANGES = 1000
 const USERS = 12
 
-test('two APIs and two workers on one Redis and one SQLite file: 1,000 mixed changes, every stream exact', async () => {
-  const env = systemEnv(inject('redisUrl'), { HIBERNATION_DURATION_MS: '1000', RECONCILE_INTERVAL_MS: '1000' })
+test('two APIs and two workers on one Redis and one database: 1,000 mixed changes, every stream exact', async () => {
+  const env = await systemEnv(inject('redisUrl'), { HIBERNATION_DURATION_MS: '1000', RECONCILE_INTERVAL_MS: '1000' })
+  const location = dbOf(env)
   const [a, b] = await Promise.all([spawnApi(env), spawnApi(env)])
   const apis = [a, b] as ApiProcess[]
   const workers = await Promise.all([spawnWorker(env), spawnWorker(env)])
@@ -29,7 +31,7 @@ test('two APIs and two workers on one Redis and one SQLite file: 1,000 mixed cha
   const users = await Promise.all(
     Array.from({ length: USERS }, (_, i) => (apis[i % 2] as ApiProcess).newUser({ permissions: ['hibernation.self'] })),
   )
-  const startId = Math.max(0, ...committedEvents(env.DB_PATH).all)
+  const startId = Math.max(0, ...(await committedEvents(location)).all)
   // Each user's stream on one API, their changes made through the other.
   const streams = users.map((u, i) => (apis[i % 2] as ApiProcess).stream(u.cookie))
   const feeds = apis.map((api, i) => api.stream(admins[i], { admin: true }))
@@ -77,12 +79,12 @@ test('two APIs and two workers on one Redis and one SQLite file: 1,000 mixed cha
     JSON.stringify([...statuses]),
   ).toBe(true)
 
-  await waitFor(() => completions(env.DB_PATH).scheduled === 0, {
+  await waitFor(async () => (await completions(location)).scheduled === 0, {
     what: 'timers done',
     timeoutMs: 30_000,
     intervalMs: 100,
   })
-  const table = committedEvents(env.DB_PATH, startId)
+  const table = await committedEvents(location, startId)
   let delivered = 0
   for (const [i, u] of users.entries()) {
     // These users never hold `transactions.read`: their streams get no `transaction.created` (G4).
@@ -96,7 +98,7 @@ test('two APIs and two workers on one Redis and one SQLite file: 1,000 mixed cha
     await feed.until(() => ids(feed).length >= table.all.length, 30_000, 'admin feed')
     expect(ids(feed)).toEqual(table.all)
   }
-  const activations = completions(env.DB_PATH).done
+  const activations = (await completions(location)).done
   for (const p of procs) expect(p.output()).not.toMatch(/SQLITE_BUSY|database is locked/i)
   report(
     `scale-out: ${CHANGES} changes through 2 APIs in ${changeMs} ms (statuses ${JSON.stringify(Object.fromEntries(statuses))}), ${activations} activations by 2 workers, ${table.all.length} events; ${delivered} delivered to ${USERS} user streams and ${table.all.length} to each admin feed, exactly and in order; no SQLITE_BUSY`,

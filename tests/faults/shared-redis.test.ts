@@ -1,10 +1,11 @@
 import { connectRedis } from '@dormant/core'
-import { type AppProcess, spawnApp, tempDbPath, waitFor } from '@dormant/testing'
+import { type AppProcess, databaseEnv, spawnApp, tempDatabase, waitFor } from '@dormant/testing'
 import { afterAll, describe, expect, inject, test } from 'vitest'
 import {
   type ApiProcess,
   committedEvents,
   completions,
+  dbOf,
   ids,
   killHard,
   seedHibernations,
@@ -35,11 +36,14 @@ const expectRefusal = async (proc: AppProcess, within = 20_000) => {
  * A second deployment on the same Redis and prefix, with a database whose event ids run
  * ahead of the first one's (so a hub that took its messages would jump past its own ids).
  */
-const secondDeployment = (x: ReturnType<typeof systemEnv>) => {
-  const y = { ...x, DB_PATH: tempDbPath() }
-  seedHibernations(y.DB_PATH, 40, () => 3600_000)
+const secondDeployment = async (x: Record<string, string>) => {
+  const y = await withFreshDatabase(x)
+  await seedHibernations(dbOf(y), 40, () => 3600_000)
   return y
 }
+
+/** The same settings with a database of its own: another deployment's identity. */
+const withFreshDatabase = async (env: Record<string, string>) => ({ ...env, ...databaseEnv(await tempDatabase()) })
 
 /** X keeps working: its user's changes reach its streams, its admin feed holds only its users, a 3 s timer fires. */
 const expectHealthy = async (api: ApiProcess, foreignUserIds: string[]) => {
@@ -66,29 +70,29 @@ const expectHealthy = async (api: ApiProcess, foreignUserIds: string[]) => {
 
 describe('two deployments on one Redis and one REDIS_PREFIX', () => {
   test('the second deployment refuses to start, naming REDIS_PREFIX; the first keeps working', async () => {
-    const x = systemEnv(inject('redisUrl'))
+    const x = await systemEnv(inject('redisUrl'))
     const api = track(await spawnApi(x))
     track(await spawnWorker(x))
-    const y = secondDeployment(x)
+    const y = await secondDeployment(x)
     await expectRefusal(track(spawnApp('api', { ...y, PORT: '0' })))
     await expectRefusal(track(spawnApp('worker', y)))
     await expectHealthy(api, [])
   })
 
   test('a worker that opens another database file than the API refuses, whichever started first', async () => {
-    const x = systemEnv(inject('redisUrl'))
+    const x = await systemEnv(inject('redisUrl'))
     const api = track(await spawnApi(x))
-    await expectRefusal(track(spawnApp('worker', { ...x, DB_PATH: tempDbPath() })))
+    await expectRefusal(track(spawnApp('worker', await withFreshDatabase(x))))
 
-    const z = systemEnv(inject('redisUrl'))
-    track(await spawnWorker({ ...z, DB_PATH: tempDbPath() }))
+    const z = await systemEnv(inject('redisUrl'))
+    track(await spawnWorker(await withFreshDatabase(z)))
     await expectRefusal(track(spawnApp('api', { ...z, PORT: '0' })))
     expect(api.child.exitCode).toBeNull()
   })
 
   test('after FLUSHALL the other deployment claims the prefix first: the first one stops, and never touches its jobs or messages', async () => {
     const redisUrl = inject('redisUrl')
-    const x = systemEnv(redisUrl, { RECONCILE_INTERVAL_MS: '300', JOB_LOCK_MS: '1000' })
+    const x = await systemEnv(redisUrl, { RECONCILE_INTERVAL_MS: '300', JOB_LOCK_MS: '1000' })
     const xApi = track(await spawnApi(x))
     const xWorker = track(await spawnWorker(x))
     const xUser = await xApi.newUser()
@@ -101,7 +105,7 @@ describe('two deployments on one Redis and one REDIS_PREFIX', () => {
     const redis = connectRedis(redisUrl)
     await redis.flushall()
     await redis.quit()
-    const y = secondDeployment(x)
+    const y = await secondDeployment(x)
     const yApi = track(await spawnApi(y))
     track(await spawnWorker(y))
     const yUser = await yApi.newUser()
@@ -116,7 +120,7 @@ describe('two deployments on one Redis and one REDIS_PREFIX', () => {
     xWorker.child.kill('SIGCONT')
 
     // Y's timer fires on time, once, though X's reconciler and worker woke up beside it.
-    await waitFor(() => completions(y.DB_PATH).history.get(yUser.id) === 1, {
+    await waitFor(async () => (await completions(dbOf(y))).history.get(yUser.id) === 1, {
       what: "Y's 3 s hibernation",
       timeoutMs: 9_000,
     })
@@ -124,22 +128,22 @@ describe('two deployments on one Redis and one REDIS_PREFIX', () => {
     await expectRefusal(xApi)
     await expectRefusal(xWorker)
     // X's stream never carried Y's events (Y's ids run ahead of X's).
-    const yEvents = new Set(committedEvents(y.DB_PATH).rows.map((r) => `${r.id}:${r.userId}`))
+    const yEvents = new Set((await committedEvents(dbOf(y))).rows.map((r) => `${r.id}:${r.userId}`))
     expect(JSON.stringify(xStream.events())).not.toContain(yUser.id)
     expect(yEvents.size).toBeGreaterThan(0)
-    const after = completions(y.DB_PATH)
+    const after = await completions(dbOf(y))
     expect(after.history.get(yUser.id)).toBe(1)
     expect(after.events.get(yUser.id)).toBe(1)
   })
 
   test('an API ignores bus messages of another identity: no foreign user, no jump past its own ids', async () => {
-    const x = systemEnv(inject('redisUrl'))
+    const x = await systemEnv(inject('redisUrl'))
     const api = track(await spawnApi(x))
     const user = await api.newUser()
     const stream = api.stream(user.cookie)
     const feed = api.stream(await api.adminCookie(), { admin: true })
     await Promise.all([stream.untilEvents(1, 'snapshot'), feed.untilEvents(1, 'snapshot')])
-    const position = Math.max(0, ...committedEvents(x.DB_PATH).all)
+    const position = Math.max(0, ...(await committedEvents(dbOf(x))).all)
 
     // What a deployment Y on the same prefix, ahead of X, would publish (even about X's user id).
     const foreign = { id: position + 1000, userId: user.id, type: 'user.updated', createdAt: Date.now() }
@@ -153,7 +157,7 @@ describe('two deployments on one Redis and one REDIS_PREFIX', () => {
     await redis.quit()
 
     await api.grant(user.id, ['transactions.read'])
-    const own = committedEvents(x.DB_PATH, position).byUser(user.id)
+    const own = (await committedEvents(dbOf(x), position)).byUser(user.id)
     expect(own.length).toBe(1)
     await stream.until(() => ids(stream).length >= 1, 10_000, 'the own change')
     await feed.until(() => ids(feed).length >= 1, 10_000, 'the own change on the admin feed')
@@ -164,15 +168,15 @@ describe('two deployments on one Redis and one REDIS_PREFIX', () => {
     // And the hub's position stayed its own: the next change arrives too.
     await api.grant(user.id, ['hibernation.self'])
     await stream.until(() => ids(stream).length >= 2, 10_000, 'the next own change')
-    expect(ids(stream)).toEqual(committedEvents(x.DB_PATH, position).byUser(user.id))
+    expect(ids(stream)).toEqual((await committedEvents(dbOf(x), position)).byUser(user.id))
   })
 
   test('the claim of a deployment that is gone lapses: a recreated database can start after 30 s', async () => {
-    const x = systemEnv(inject('redisUrl'))
+    const x = await systemEnv(inject('redisUrl'))
     const first = track(await spawnApi(x))
     await killHard(first)
     // The same settings with a fresh database file (as after deleting ./data): a new identity.
-    const fresh = { ...x, DB_PATH: tempDbPath() }
+    const fresh = await withFreshDatabase(x)
     await expectRefusal(track(spawnApp('api', { ...fresh, PORT: '0' })))
     const redis = connectRedis(inject('redisUrl'))
     const lapsed = Date.now()

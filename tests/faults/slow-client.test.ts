@@ -1,8 +1,9 @@
 import { connect, type Socket } from 'node:net'
 import { connectRedis, createEventPublisher } from '@dormant/core'
-import { deploymentId, openDb, setPermissions } from '@dormant/db'
+import { closeDb, deploymentId, openDb, setPermissions } from '@dormant/db'
+import { queryDb, streamPosition } from '@dormant/testing'
 import { afterAll, expect, inject, test } from 'vitest'
-import { type ApiProcess, committedEvents, ids, report, spawnApi, systemEnv } from './support.js'
+import { type ApiProcess, committedEvents, dbOf, ids, report, spawnApi, systemEnv } from './support.js'
 
 let api: ApiProcess | undefined
 let stalled: Socket | undefined
@@ -25,13 +26,13 @@ const frameIds = (raw: string) => {
   const blocks = body.split('\n\n').slice(0, -1)
   return blocks
     .filter((b) => !b.includes('event: snapshot'))
-    .map((b) => /^id: (\d+)$/m.exec(b)?.[1])
+    .map((b) => /^id: (\S+)$/m.exec(b)?.[1])
     .filter((id): id is string => id !== undefined)
-    .map(Number)
+    .map(streamPosition)
 }
 
 test('a client that stops reading is cut off past its buffer cap, memory stays bounded, replay catches it up', async () => {
-  const env = systemEnv(inject('redisUrl'), {
+  const env = await systemEnv(inject('redisUrl'), {
     SSE_BUFFER_LIMIT_BYTES: String(BUFFER_LIMIT),
     SSE_HEARTBEAT_MS: '60000',
   })
@@ -67,19 +68,19 @@ test('a client that stops reading is cut off past its buffer cap, memory stays b
   socket.pause()
 
   // Another process (as the worker would) commits big events and announces them via Redis.
-  const db = openDb(env.DB_PATH)
+  const db = await openDb(dbOf(env))
   const redis = connectRedis(env.REDIS_URL)
-  const publisher = createEventPublisher(redis, env.REDIS_PREFIX, deploymentId(db))
-  db.$client.prepare('update users set name = ? where id = ?').run('n'.repeat(16 * 1024), user.id)
+  const publisher = createEventPublisher(redis, env.REDIS_PREFIX, await deploymentId(db))
+  await queryDb(dbOf(env), 'update users set name = ? where id = ?', ['n'.repeat(16 * 1024), user.id])
   const rssBefore = await metric('process_resident_memory_bytes')
-  const startId = Math.max(...committedEvents(env.DB_PATH).all)
+  const startId = Math.max(...(await committedEvents(dbOf(env))).all)
   let written = 0
   let bytes = 0
   try {
     while (!api.output().includes('client not reading') && written < 3000) {
       // Bursts stay well under the cap, so a client that does read is never cut off.
       for (let k = 0; k < 2; k++, written++) {
-        const change = setPermissions(db, user.id, written % 2 ? ['reports.view'] : ['billing.manage'])
+        const change = await setPermissions(db, user.id, written % 2 ? ['reports.view'] : ['billing.manage'])
         const last = change?.events.at(-1)
         if (last) bytes += JSON.stringify(last.data).length
         if (last && k === 1) await publisher.upTo(last.id)
@@ -87,9 +88,9 @@ test('a client that stops reading is cut off past its buffer cap, memory stays b
       await new Promise((r) => setTimeout(r, 2))
     }
   } finally {
-    db.$client.close()
+    await closeDb(db)
   }
-  const finalId = Math.max(...committedEvents(env.DB_PATH).byUser(user.id))
+  const finalId = Math.max(...(await committedEvents(dbOf(env))).byUser(user.id))
   await publisher.upTo(finalId)
   await redis.quit()
   expect(api.output(), `no overflow after ${written} events`).toContain('stream closed: client not reading')
@@ -103,7 +104,7 @@ test('a client that stops reading is cut off past its buffer cap, memory stays b
   expect(seen.length).toBeLessThan(written)
 
   // The reading client was not affected: it has every event.
-  const expected = committedEvents(env.DB_PATH, startId).byUser(user.id)
+  const expected = (await committedEvents(dbOf(env), startId)).byUser(user.id)
   await reader.until(() => ids(reader).length >= expected.length, 30_000, 'reader events')
   expect(ids(reader)).toEqual(expected)
   expect(reader.ended).toBe(false)

@@ -1,29 +1,44 @@
 import { type EventType, INTERNAL_EVENT_TYPES } from '@dormant/core'
-import { createUser, openDb, startHibernation } from '@dormant/db'
+import { closeDb, createUser, openDb, startHibernation } from '@dormant/db'
 import {
   type ApiClient,
   type AppProcess,
   apiClient,
+  databaseEnv,
   freePort,
+  queryDb,
   type SseRecorder,
   spawnApp,
-  tempDbPath,
+  streamPosition,
+  tempDatabase,
   uniquePrefix,
 } from '@dormant/testing'
 
 export const ADMIN = { email: 'admin@example.com', password: 'admin-password-42' }
 export const USER_PASSWORD = 'user-password-42'
 
-/** The settings every process of one system under test shares: one DB file, one prefix. */
-export const systemEnv = (redisUrl: string, extra: Record<string, string> = {}) => ({
+export type SystemEnv = Record<string, string> & { REDIS_URL: string; REDIS_PREFIX: string }
+
+/**
+ * The settings every process of one system under test shares: one fresh database on the
+ * backend under test, one prefix.
+ */
+export const systemEnv = async (redisUrl: string, extra: Record<string, string> = {}): Promise<SystemEnv> => ({
   REDIS_URL: redisUrl,
   REDIS_PREFIX: uniquePrefix('sys'),
-  DB_PATH: tempDbPath(),
+  ...databaseEnv(await tempDatabase()),
   ADMIN_EMAIL: ADMIN.email,
   ADMIN_PASSWORD: ADMIN.password,
   LOGIN_LIMIT_PER_ADDRESS: '100000',
   ...extra,
 })
+
+/** Where the processes started with `env` keep their data: what `openDb` and `queryDb` take. */
+export const dbOf = (env: Record<string, string | undefined>): string => {
+  const location = env.DATABASE_URL ?? env.DB_PATH
+  if (!location) throw new Error('no database in this env')
+  return location
+}
 
 export type Client = ApiClient
 
@@ -55,7 +70,7 @@ export const ids = (rec: SseRecorder) =>
   rec
     .events()
     .filter((f) => f.id !== undefined && f.event !== 'snapshot')
-    .map((f) => Number(f.id))
+    .map((f) => streamPosition(f.id))
 
 /** A line in the test run's output, so measured outcomes appear in the run. */
 export const report = (line: string) => console.log(`[measured] ${line}`)
@@ -65,22 +80,20 @@ export const report = (line: string) => console.log(`[measured] ${line}`)
  * order) after `afterId`. Internal events (a logout's `session.revoked`) never reach a
  * stream, so they are left out.
  */
-export const committedEvents = (dbPath: string, afterId = 0) => {
-  const db = openDb(dbPath)
-  try {
-    const rows = (
-      db.$client.prepare('select id, user_id as userId, type from events where id > ? order by id').all(afterId) as {
-        id: number
-        userId: string
-        type: EventType
-      }[]
-    ).filter((row) => !INTERNAL_EVENT_TYPES.has(row.type))
-    const byUser = new Map<string, number[]>()
-    for (const row of rows) byUser.set(row.userId, [...(byUser.get(row.userId) ?? []), row.id])
-    return { all: rows.map((r) => r.id), rows, byUser: (userId: string) => byUser.get(userId) ?? [] }
-  } finally {
-    db.$client.close()
-  }
+export const committedEvents = async (location: string, afterId = 0) => {
+  const rows = (
+    await queryDb<{ id: number; userId: string; type: EventType }>(
+      location,
+      'select id, user_id as "userId", type from events where id > ? order by id',
+      [afterId],
+    )
+  )
+    // PostgreSQL hands bigint ids back as text.
+    .map((row) => ({ ...row, id: Number(row.id) }))
+    .filter((row) => !INTERNAL_EVENT_TYPES.has(row.type))
+  const byUser = new Map<string, number[]>()
+  for (const row of rows) byUser.set(row.userId, [...(byUser.get(row.userId) ?? []), row.id])
+  return { all: rows.map((r) => r.id), rows, byUser: (userId: string) => byUser.get(userId) ?? [] }
 }
 
 /** Asserts a recording holds exactly `expected` change events, in order, none twice. */
@@ -103,50 +116,50 @@ export const killHard = async (proc: AppProcess) => {
 }
 
 /** Users created straight in the DB (no password hashing), each with a hibernation. */
-export const seedHibernations = (dbPath: string, count: number, durationMs: (i: number) => number) => {
-  const db = openDb(dbPath)
+export const seedHibernations = async (location: string, count: number, durationMs: (i: number) => number) => {
+  const db = await openDb(location)
   try {
     const userIds: string[] = []
     for (let i = 0; i < count; i++) {
-      const created = createUser(db, {
+      const created = await createUser(db, {
         email: `seed${i}-${uniquePrefix('s')}@example.com`,
         passwordHash: 'unusable',
         permissions: ['hibernation.self', 'transactions.read'],
       })
       if ('error' in created) throw new Error('seed user exists')
-      const started = startHibernation(db, created.user.id, durationMs(i))
+      const started = await startHibernation(db, created.user.id, durationMs(i))
       if ('error' in started) throw new Error(started.error)
       userIds.push(created.user.id)
     }
     return userIds
   } finally {
-    db.$client.close()
+    await closeDb(db)
   }
 }
 
+/** The number a `select cast(count(*) as integer) as n …` returns. */
+export const countOf = async (location: string, sql: string, params: unknown[] = []) => {
+  const [row] = await queryDb<{ n: number }>(location, sql, params)
+  if (!row) throw new Error(`no count from ${sql}`)
+  return row.n
+}
+
 /** What completions did: rows per user in history and events, and what is still scheduled. */
-export const completions = (dbPath: string) => {
-  const db = openDb(dbPath)
-  try {
-    const q = (sql: string) => db.$client.prepare(sql).all() as { userId: string; n: number }[]
-    const history = q(
-      "select user_id as userId, count(*) as n from transactions where type = 'hibernation.completed' group by user_id",
+export const completions = async (location: string) => {
+  const perUser = (table: string) =>
+    queryDb<{ userId: string; n: number }>(
+      location,
+      `select user_id as "userId", cast(count(*) as integer) as n from ${table} where type = 'hibernation.completed' group by user_id`,
     )
-    const events = q(
-      "select user_id as userId, count(*) as n from events where type = 'hibernation.completed' group by user_id",
-    )
-    const scheduled = (
-      db.$client.prepare("select count(*) as n from hibernations where status = 'scheduled'").get() as {
-        n: number
-      }
-    ).n
-    return {
-      history: new Map(history.map((r) => [r.userId, r.n])),
-      events: new Map(events.map((r) => [r.userId, r.n])),
-      done: history.reduce((sum, r) => sum + r.n, 0),
-      scheduled,
-    }
-  } finally {
-    db.$client.close()
+  const [history, events, scheduled] = await Promise.all([
+    perUser('transactions'),
+    perUser('events'),
+    countOf(location, "select cast(count(*) as integer) as n from hibernations where status = 'scheduled'"),
+  ])
+  return {
+    history: new Map(history.map((r) => [r.userId, r.n])),
+    events: new Map(events.map((r) => [r.userId, r.n])),
+    done: history.reduce((sum, r) => sum + r.n, 0),
+    scheduled,
   }
 }

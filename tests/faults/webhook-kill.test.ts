@@ -9,7 +9,7 @@ import {
 } from '@dormant/db'
 import { startReceiver, waitFor } from '@dormant/testing'
 import { afterAll, expect, inject, test } from 'vitest'
-import { killHard, spawnWorker, systemEnv } from './support.js'
+import { dbOf, killHard, spawnWorker, systemEnv } from './support.js'
 
 const procs: { signal(s: NodeJS.Signals): Promise<unknown> }[] = []
 afterAll(async () => {
@@ -17,7 +17,7 @@ afterAll(async () => {
 })
 
 test('worker kill -9 mid-delivery, then a restart: the delivery arrives once, with the same webhook-id', async () => {
-  const env = systemEnv(inject('redisUrl'), {
+  const env = await systemEnv(inject('redisUrl'), {
     JOB_LOCK_MS: '1000',
     WEBHOOK_ALLOW_PRIVATE: 'true',
     WEBHOOK_DISPATCH_INTERVAL_MS: '200',
@@ -27,13 +27,13 @@ test('worker kill -9 mid-delivery, then a restart: the delivery arrives once, wi
   const secret = newWebhookSecret()
   const receiver = await startReceiver([secret])
   receiver.state.hold = true
-  const db = openDb(env.DB_PATH)
+  const db = await openDb(dbOf(env))
   try {
-    dispatchWebhookEvents(db)
-    const endpoint = createWebhookEndpoint(db, { url: receiver.url, events: ['user.updated'], secret })
+    await dispatchWebhookEvents(db)
+    const endpoint = await createWebhookEndpoint(db, { url: receiver.url, events: ['user.updated'], secret })
     const first = await spawnWorker(env)
     procs.push(first)
-    const created = createUser(db, { email: 'kill@example.com', passwordHash: 'x', permissions: [] })
+    const created = await createUser(db, { email: 'kill@example.com', passwordHash: 'x', permissions: [] })
     if ('error' in created) throw new Error(created.error)
 
     await waitFor(() => receiver.state.seen.length === 1, { what: 'the first request', timeoutMs: 15_000 })
@@ -43,14 +43,17 @@ test('worker kill -9 mid-delivery, then a restart: the delivery arrives once, wi
 
     const second = await spawnWorker(env)
     procs.push(second)
-    await waitFor(() => listWebhookDeliveries(db, endpoint.id, 10).deliveries[0]?.status === 'delivered', {
-      what: 'delivered after the restart',
-      timeoutMs: 30_000,
-    })
+    await waitFor(
+      async () => (await listWebhookDeliveries(db, endpoint.id, 10)).deliveries[0]?.status === 'delivered',
+      {
+        what: 'delivered after the restart',
+        timeoutMs: 30_000,
+      },
+    )
     expect(receiver.state.received.map((r) => r.id)).toEqual([webhookId])
     expect(receiver.state.received[0]?.body).toMatchObject({ type: 'user.updated', id: created.events[0]!.id })
   } finally {
-    closeDb(db)
+    await closeDb(db)
     await receiver.stop()
   }
 })

@@ -3,6 +3,7 @@ import { afterAll, expect, inject, test } from 'vitest'
 import {
   type ApiProcess,
   completions,
+  dbOf,
   ids,
   killHard,
   report,
@@ -18,7 +19,7 @@ afterAll(async () => {
 })
 
 test('worker kill -9 in the middle of 200 due hibernations: 200 activations, exactly once each', async () => {
-  const env = systemEnv(inject('redisUrl'), {
+  const env = await systemEnv(inject('redisUrl'), {
     JOB_LOCK_MS: '1000',
     RECONCILE_INTERVAL_MS: '500',
     WORKER_CONCURRENCY: '5',
@@ -29,29 +30,35 @@ test('worker kill -9 in the middle of 200 due hibernations: 200 activations, exa
   await feed.untilEvents(1, 'snapshot')
 
   // Due one after another over about two seconds, so the kill lands mid-batch.
-  const users = seedHibernations(env.DB_PATH, 200, (i) => 1500 + i * 10)
+  const users = await seedHibernations(dbOf(env), 200, (i) => 1500 + i * 10)
   const first = await spawnWorker(env)
   procs.push(first)
-  await waitFor(() => completions(env.DB_PATH).done >= 40, {
+  await waitFor(async () => (await completions(dbOf(env))).done >= 40, {
     what: '40 activations',
     timeoutMs: 30_000,
     intervalMs: 10,
   })
   await killHard(first)
   const killedAt = Date.now()
-  const atKill = completions(env.DB_PATH).done
+  const atKill = (await completions(dbOf(env))).done
   expect(atKill).toBeLessThan(200)
 
   const second = await spawnWorker(env)
   procs.push(second)
-  await waitFor(() => completions(env.DB_PATH).done >= 200 && completions(env.DB_PATH).scheduled === 0, {
-    what: '200 activations',
-    timeoutMs: 60_000,
-    intervalMs: 50,
-  })
+  await waitFor(
+    async () => {
+      const { done, scheduled } = await completions(dbOf(env))
+      return done >= 200 && scheduled === 0
+    },
+    {
+      what: '200 activations',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    },
+  )
   const recoveredMs = Date.now() - killedAt
 
-  const after = completions(env.DB_PATH)
+  const after = await completions(dbOf(env))
   for (const id of users) {
     expect(after.history.get(id), `history rows of ${id}`).toBe(1)
     expect(after.events.get(id), `completion events of ${id}`).toBe(1)

@@ -1,8 +1,8 @@
 import { connectRedis, createHibernationQueue } from '@dormant/core'
-import { deploymentId, openDb } from '@dormant/db'
-import { waitFor } from '@dormant/testing'
+import { closeDb, deploymentId, openDb } from '@dormant/db'
+import { queryDb, waitFor } from '@dormant/testing'
 import { afterAll, expect, inject, test } from 'vitest'
-import { completions, report, seedHibernations, spawnWorker, systemEnv } from './support.js'
+import { completions, dbOf, report, seedHibernations, spawnWorker, systemEnv } from './support.js'
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js'
 
 const proxies: TcpProxy[] = []
@@ -22,29 +22,24 @@ const terminate = async (proc: Awaited<ReturnType<typeof spawnWorker>>, limitMs:
   return { code, ms: Date.now() - sent }
 }
 
-const deploymentOf = (dbPath: string) => {
-  const db = openDb(dbPath)
+const deploymentOf = async (location: string) => {
+  const db = await openDb(location)
   try {
-    return deploymentId(db)
+    return await deploymentId(db)
   } finally {
-    db.$client.close()
+    await closeDb(db)
   }
 }
 
-const completedHibernations = (dbPath: string) => {
-  const db = openDb(dbPath)
-  try {
-    const rows = db.$client.prepare("select id from hibernations where status = 'completed'").all() as { id: string }[]
-    return new Set(rows.map((r) => r.id))
-  } finally {
-    db.$client.close()
-  }
+const completedHibernations = async (location: string) => {
+  const rows = await queryDb<{ id: string }>(location, "select id from hibernations where status = 'completed'")
+  return new Set(rows.map((r) => r.id))
 }
 
 test('SIGTERM while Redis is unreachable and the worker is idle: it exits within 10 s', async () => {
   const proxy = await startTcpProxy(inject('redisUrl'))
   proxies.push(proxy)
-  const worker = await spawnWorker(systemEnv(proxy.url))
+  const worker = await spawnWorker(await systemEnv(proxy.url))
   procs.push(worker)
   proxy.cut()
   await waitFor(() => proxy.held() > 0, { what: 'the worker reconnecting into the partition' })
@@ -58,22 +53,27 @@ test('SIGTERM while Redis is unreachable mid-batch: exits within 10 s; interrupt
   const redisUrl = inject('redisUrl')
   const proxy = await startTcpProxy(redisUrl)
   proxies.push(proxy)
-  const env = systemEnv(proxy.url, { JOB_LOCK_MS: '1000', RECONCILE_INTERVAL_MS: '60000' })
-  const users = seedHibernations(env.DB_PATH, 600, () => 1500)
+  const env = await systemEnv(proxy.url, { JOB_LOCK_MS: '1000', RECONCILE_INTERVAL_MS: '60000' })
+  const location = dbOf(env)
+  const users = await seedHibernations(location, 600, () => 1500)
   const worker = await spawnWorker(env)
   procs.push(worker)
-  await waitFor(() => completions(env.DB_PATH).done >= 20, { what: '20 activations', timeoutMs: 30_000, intervalMs: 5 })
+  await waitFor(async () => (await completions(location)).done >= 20, {
+    what: '20 activations',
+    timeoutMs: 30_000,
+    intervalMs: 5,
+  })
   proxy.cut()
 
   // The test's own link goes straight to Redis: it sees what the worker left behind.
   const redis = connectRedis(redisUrl)
-  const queue = createHibernationQueue(redis, env.REDIS_PREFIX, deploymentOf(env.DB_PATH))
+  const queue = createHibernationQueue(redis, env.REDIS_PREFIX, await deploymentOf(location))
   try {
     const { code, ms } = await terminate(worker, 15_000)
-    const atExit = completions(env.DB_PATH).done
+    const atExit = (await completions(location)).done
     const active = await queue.getActive()
     // Committed in the DB but never acknowledged in Redis: the completion guard must absorb their rerun.
-    const completed = completedHibernations(env.DB_PATH)
+    const completed = await completedHibernations(location)
     const committedUnacked = active.filter((job) => completed.has(job.data.h))
     report(
       `worker SIGTERM, Redis unreachable mid-batch: exit ${code} after ${ms} ms; ${atExit} of ${users.length} done, ${active.length} jobs left active (${committedUnacked.length} committed, unacknowledged)`,
@@ -86,8 +86,11 @@ test('SIGTERM while Redis is unreachable mid-batch: exits within 10 s; interrupt
     proxy.restore()
     const next = await spawnWorker(env)
     procs.push(next)
-    await waitFor(() => completions(env.DB_PATH).scheduled === 0, { what: 'all completed', timeoutMs: 60_000 })
-    const after = completions(env.DB_PATH)
+    await waitFor(async () => (await completions(location)).scheduled === 0, {
+      what: 'all completed',
+      timeoutMs: 60_000,
+    })
+    const after = await completions(location)
     expect(after.done).toBe(users.length)
     for (const id of users) {
       expect(after.history.get(id)).toBe(1)

@@ -1,4 +1,4 @@
-import type { SseRecorder } from '@dormant/testing'
+import { queryDb, type SseRecorder } from '@dormant/testing'
 import fc from 'fast-check'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { startTestApi, type TestApi } from '../../apps/api/src/testing.js'
@@ -51,11 +51,16 @@ const perform = (s: Step, u: { id: string; cookie: string }, admin: string) => {
   }
 }
 
-const eventsAfter = (after: number) =>
-  api.deps.db.$client.prepare('select id, user_id as userId from events where id > ? order by id').all(after) as {
-    id: number
-    userId: string
-  }[]
+const eventsAfter = async (after: number) =>
+  (
+    await queryDb<{ id: number; userId: string }>(
+      api.database,
+      'select id, user_id as "userId" from events where id > ? order by id',
+      [after],
+    )
+  )
+    // PostgreSQL hands bigint ids back as text.
+    .map((e) => ({ ...e, id: Number(e.id) }))
 
 /** Every id a recording got must belong to `userId` (per the table), and no id twice. */
 const ownership = (rec: SseRecorder, owner: Map<number, string>) => ids(rec).map((id) => owner.get(id))
@@ -87,7 +92,7 @@ test('each stream holds exactly its own user’s events, in order; the admin str
         )
       }
 
-      const committed = eventsAfter(start)
+      const committed = await eventsAfter(start)
       const owner = new Map(committed.map((e) => [e.id, e.userId]))
       for (const [i, u] of users.entries()) {
         const expected = committed.filter((e) => e.userId === u.id).map((e) => e.id)

@@ -7,7 +7,7 @@ afterEach(async () => {
 })
 
 test('no password, token or cookie reaches the log, even at debug level', async () => {
-  api = await spawnApi({ ...systemEnv(inject('redisUrl')), LOG_LEVEL: 'debug' })
+  api = await spawnApi({ ...(await systemEnv(inject('redisUrl'))), LOG_LEVEL: 'debug' })
   const admin = await api.adminCookie()
   const user = await api.newUser()
   const wrong = 'not-the-password-9f3k'

@@ -1,3 +1,4 @@
+import { queryDb } from '@dormant/testing'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startTestApi, type TestApi } from '../../apps/api/src/testing.js'
@@ -21,15 +22,17 @@ beforeAll(async () => {
 afterAll(() => api?.stop())
 
 /** What a rejected request must leave untouched (sessions are excluded: a login creates one). */
-const snapshot = () => {
-  const db = api.deps.db.$client
-  return JSON.stringify([
-    db.prepare('select * from users order by id').all(),
-    db.prepare('select * from hibernations order by id').all(),
-    db.prepare('select * from transactions order by id').all(),
-    db.prepare('select max(id) as id, count(*) as n from events').get(),
-  ])
-}
+const snapshot = async () =>
+  JSON.stringify(
+    await Promise.all(
+      [
+        'select * from users order by id',
+        'select * from hibernations order by id',
+        'select * from transactions order by id',
+        'select max(id) as id, cast(count(*) as integer) as n from events',
+      ].map((sql) => queryDb(api.database, sql)),
+    ),
+  )
 
 const smallString = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 200 }),
@@ -135,7 +138,7 @@ const wellFormed = (body: string | undefined, fields: readonly string[] = []) =>
 
 /** Sends one request and checks the invariants; returns the status. */
 const send = async (req: Sent) => {
-  const before = snapshot()
+  const before = await snapshot()
   const headers: Record<string, string> = {}
   if (req.type) headers['content-type'] = req.type
   const cookie = cookieFor(req.as)
@@ -150,7 +153,8 @@ const send = async (req: Sent) => {
   // Accepted or not, hostile input (broken JSON, unknown fields) and reads write nothing;
   // and hostile input is never accepted.
   const hostile = !wellFormed(req.body, req.fields)
-  if (res.status >= 400 || hostile || req.method === 'GET') expect(snapshot(), `state changed on ${what}`).toBe(before)
+  if (res.status >= 400 || hostile || req.method === 'GET')
+    expect(await snapshot(), `state changed on ${what}`).toBe(before)
   if (hostile) expect(res.status, `hostile body accepted: ${what}`).toBeGreaterThanOrEqual(400)
   // Whoever the caller, nobody but an admin ever reads or changes someone else's data.
   if (res.status < 300 && req.path.startsWith('/api/users')) expect(req.as, what).toBe('admin')

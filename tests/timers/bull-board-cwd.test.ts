@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
-import { freePort, REPO_ROOT, tempDbPath, tempDir, uniquePrefix, waitFor } from '@dormant/testing'
+import { databaseEnv, freePort, REPO_ROOT, tempDatabase, tempDir, uniquePrefix, waitFor } from '@dormant/testing'
 import { expect, test } from 'vitest'
 import { redisUrl } from './support.js'
 
@@ -20,7 +20,7 @@ test('Bull Board serves its page and every asset when the API runs from another 
       env: {
         ...process.env,
         PORT: String(port),
-        DB_PATH: tempDbPath(),
+        ...databaseEnv(await tempDatabase()),
         REDIS_URL: redisUrl(),
         REDIS_PREFIX: uniquePrefix(),
         ADMIN_EMAIL: ADMIN.email,

@@ -1,5 +1,5 @@
 import { scheduleHibernationJob } from '@dormant/core'
-import { SseRecorder } from '@dormant/testing'
+import { SseRecorder, streamPosition } from '@dormant/testing'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { COMPLETED_ONCE, percentiles, startTimerSystem, type TimerSystem } from './support.js'
 
@@ -51,7 +51,7 @@ describe('a hibernation completed by a worker process', () => {
         goal: 1,
         hibernation: null,
       })
-      const ids = events.map((e) => Number(e.id))
+      const ids = events.map((e) => streamPosition(e.id))
       expect(ids).toEqual([...ids].sort((a, b) => a - b))
       expect((events[2]!.data as { transaction: { type: string } }).transaction.type).toBe('hibernation.completed')
       expect(users[i]!.id).toBe((events[1]!.data as { user: { id: string } }).user.id)
@@ -79,9 +79,9 @@ describe('a hibernation completed by a worker process', () => {
     // The control ends after the cancelled one; once it completed, the cancelled one's time has passed.
     await system.settled([control!])
     expect(control!.endsAt).toBeGreaterThan(cancelled!.endsAt)
-    expect(system.counts(control!)).toEqual(COMPLETED_ONCE)
+    expect(await system.counts(control!)).toEqual(COMPLETED_ONCE)
     await expect.poll(() => system.api.deps.queue.getJobState(cancelled!.id)).toBe('completed')
-    expect(system.counts(cancelled!)).toEqual({
+    expect(await system.counts(cancelled!)).toEqual({
       status: 'cancelled',
       userStatus: 'active',
       goal: 0,

@@ -24,12 +24,12 @@ describe('worker crashes and restarts', () => {
     expect(held.length).toBeGreaterThan(0)
     // The proof that the kill lands in the window: committed in the DB, still active (unacknowledged) in Redis.
     for (const id of held) {
-      expect(system.counts({ id })).toEqual(COMPLETED_ONCE)
+      expect(await system.counts({ id })).toEqual(COMPLETED_ONCE)
       expect(await queue.getJobState(id)).toBe('active')
     }
     expect(await first.signal('SIGKILL')).toBe('SIGKILL')
     // Later batches may have reached the hold too; every batch committed by then is unacknowledged.
-    const committed = hs.filter((h) => system!.counts(h).status === 'completed')
+    const committed = await system!.completedAmong(hs)
     const states = await Promise.all(committed.map((h) => queue.getJobState(h.id)))
     const atKill = {
       committed: committed.length,
@@ -44,7 +44,7 @@ describe('worker crashes and restarts', () => {
     console.info(
       `kill -9: ${JSON.stringify(atKill)} at the kill; all 20 completed ${Date.now() - ready} ms after the new worker was ready`,
     )
-    for (const h of hs) expect(system.counts(h)).toEqual(COMPLETED_ONCE)
+    for (const h of hs) expect(await system.counts(h)).toEqual(COMPLETED_ONCE)
     await expect
       // A job in flight at the kill stays active until its lock expires (JOB_LOCK_MS 2 s) and the
       // stalled check hands it back; it then finds its hibernation completed and is acknowledged.
@@ -62,7 +62,7 @@ describe('worker crashes and restarts', () => {
     system = await startTimerSystem()
     const hs = await system.hibernateDirect(3, () => Date.now() + 1000)
     await untilPast(Math.max(...hs.map((h) => h.endsAt)) + 200)
-    for (const h of hs) expect(system.counts(h).status).toBe('scheduled')
+    for (const h of hs) expect((await system.counts(h)).status).toBe('scheduled')
 
     const started = Date.now()
     await system.startWorker()
@@ -71,7 +71,7 @@ describe('worker crashes and restarts', () => {
     console.info(
       `worker down at due time: completed ${Date.now() - ready} ms after 'worker ready' (${ready - started} ms to start)`,
     )
-    for (const h of hs) expect(system.counts(h)).toEqual(COMPLETED_ONCE)
+    for (const h of hs) expect(await system.counts(h)).toEqual(COMPLETED_ONCE)
   })
 
   test('SIGTERM mid-batch: in-flight jobs finish, exit code 0, nothing lost', async () => {
@@ -87,7 +87,7 @@ describe('worker crashes and restarts', () => {
     const output = worker.output()
     const afterSignal = output.slice(output.indexOf('shutting down'))
     const finishedAfterSignal = afterSignal.split('\n').filter((l) => l.includes('hibernation completed')).length
-    const done = hs.filter((h) => system!.counts(h).status === 'completed')
+    const done = await system!.completedAmong(hs)
     console.info(
       `SIGTERM: ${done.length} completed by exit (of ${hs.length}), ${finishedAfterSignal} of them after the signal`,
     )
@@ -103,6 +103,6 @@ describe('worker crashes and restarts', () => {
 
     await system.startWorker()
     await system.settled(hs, 20_000)
-    for (const h of hs) expect(system.counts(h)).toEqual(COMPLETED_ONCE)
+    for (const h of hs) expect(await system.counts(h)).toEqual(COMPLETED_ONCE)
   })
 })

@@ -38,7 +38,7 @@ describe('cancel racing the timer', () => {
 
     const outcomes = { completed: 0, cancelled: 0 }
     for (const h of hs) {
-      const counts = system.counts(h)
+      const counts = await system.counts(h)
       if (responses.get(h.id) === 200) {
         outcomes.cancelled++
         expect(counts).toEqual({

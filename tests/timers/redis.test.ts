@@ -1,5 +1,5 @@
 import { connectRedis } from '@dormant/core'
-import { type RedisServer, startRedisServer, waitFor } from '@dormant/testing'
+import { queryDb, type RedisServer, startRedisServer, waitFor } from '@dormant/testing'
 import { afterEach, describe, expect, test } from 'vitest'
 import { COMPLETED_ONCE, startTimerSystem, type TimerSystem } from './support.js'
 
@@ -33,14 +33,21 @@ describe('timers survive Redis losing its data or restarting', () => {
     expect(restoredAt).toBeLessThan(Math.min(...hs.map((h) => h.endsAt)))
 
     await system.settled(hs)
-    const completedAt = hs.map(
-      (h) =>
-        system!.db.$client.prepare('select finished_at as t from hibernations where id = ?').get(h.id) as { t: number },
+    const completedAt = await Promise.all(
+      hs.map(async (h) => {
+        const [row] = await queryDb<{ t: number }>(
+          system!.location,
+          'select finished_at as t from hibernations where id = ?',
+          [h.id],
+        )
+        // PostgreSQL hands bigint back as text.
+        return { t: Number(row?.t) }
+      }),
     )
     console.info(
       `after FLUSHALL: jobs restored before due; completion lateness ${JSON.stringify(completedAt.map((c, i) => c.t - hs[i]!.endsAt))} ms`,
     )
-    for (const h of hs) expect(system.counts(h)).toEqual(COMPLETED_ONCE)
+    for (const h of hs) expect(await system.counts(h)).toEqual(COMPLETED_ONCE)
     await admin.quit()
   })
 
@@ -60,7 +67,7 @@ describe('timers survive Redis losing its data or restarting', () => {
     expect(Date.now()).toBeLessThan(Math.min(...hs.map((h) => h.endsAt)))
 
     await system.settled(hs, 20_000)
-    for (const h of hs) expect(system.counts(h)).toEqual(COMPLETED_ONCE)
+    for (const h of hs) expect(await system.counts(h)).toEqual(COMPLETED_ONCE)
     // Only the start-up pass ran, before anything was scheduled: the jobs came back from the AOF.
     expect(worker.output()).not.toMatch(/"created":[1-9]/)
     await fresh.quit()

@@ -1,6 +1,6 @@
 import { scheduleHibernationJobs } from '@dormant/core'
 import { closeDb, createUser, type Db, openDb, startHibernation } from '@dormant/db'
-import { type AppProcess, spawnApp, uniquePrefix, waitFor } from '@dormant/testing'
+import { type AppProcess, databaseEnv, queryDb, spawnApp, uniquePrefix, waitFor } from '@dormant/testing'
 import { inject } from 'vitest'
 import { startTestApi } from '../../apps/api/src/testing.js'
 
@@ -8,15 +8,16 @@ export type Hibernation = { id: string; userId: string; endsAt: number; cookie: 
 
 /**
  * One system under test: an in-process API, worker child processes started on demand, and the
- * test's own connection to the shared SQLite file for counting rows.
+ * test's own connection to the shared database (on the backend under test) for counting rows.
  */
 export const startTimerSystem = async (options: { redisUrl?: string; workerEnv?: Record<string, string> } = {}) => {
   const api = await startTestApi(options.redisUrl ? { REDIS_URL: options.redisUrl } : {})
-  const { DB_PATH, REDIS_URL, REDIS_PREFIX } = api.deps.config
-  const db = openDb(DB_PATH)
+  const location = api.database
+  const { REDIS_URL, REDIS_PREFIX } = api.deps.config
+  const db = await openDb(location)
   const workers: AppProcess[] = []
   const workerEnv = {
-    DB_PATH,
+    ...databaseEnv(location),
     REDIS_URL,
     REDIS_PREFIX,
     RECONCILE_INTERVAL_MS: '60000',
@@ -39,7 +40,7 @@ export const startTimerSystem = async (options: { redisUrl?: string; workerEnv?:
     const admin = await api.adminCookie()
     const users = options.login
       ? await Promise.all(Array.from({ length: count }, () => api.newUser()))
-      : Array.from({ length: count }, () => ({ id: plainUser(db), cookie: '' }))
+      : await Promise.all(Array.from({ length: count }, async () => ({ id: await plainUser(db), cookie: '' })))
     const out: Hibernation[] = []
     for (const user of users) {
       const res = await api.call(`/api/users/${user.id}/hibernation`, {
@@ -59,9 +60,9 @@ export const startTimerSystem = async (options: { redisUrl?: string; workerEnv?:
   const hibernateDirect = async (count: number, endsAt: (i: number) => number): Promise<Hibernation[]> => {
     const out: Hibernation[] = []
     for (let i = 0; i < count; i++) {
-      const userId = plainUser(db)
+      const userId = await plainUser(db)
       const now = Date.now()
-      const started = startHibernation(db, userId, endsAt(i) - now, now)
+      const started = await startHibernation(db, userId, endsAt(i) - now, now)
       if ('error' in started) throw new Error(started.error)
       out.push({ id: started.hibernation.id, userId, endsAt: started.hibernation.endsAt, cookie: '' })
     }
@@ -72,40 +73,57 @@ export const startTimerSystem = async (options: { redisUrl?: string; workerEnv?:
   return {
     api,
     db,
+    location,
     workers,
     startWorker,
     hibernate,
     hibernateDirect,
-    counts: (h: { id: string }) => countsOf(db, h.id),
+    counts: (h: { id: string }) => countsOf(location, h.id),
+    /** Those of `hs` whose completion is committed. */
+    completedAmong: async <H extends { id: string }>(hs: H[]) => {
+      const counts = await Promise.all(hs.map((h) => countsOf(location, h.id)))
+      return hs.filter((_, i) => counts[i]?.status === 'completed')
+    },
     /** Resolves when none of `hs` is still scheduled. */
     settled: (hs: { id: string }[], timeoutMs = 20_000) =>
-      waitFor(() => hs.every((h) => countsOf(db, h.id).status !== 'scheduled'), {
-        timeoutMs,
-        what: 'hibernations settled',
-      }),
+      waitFor(
+        async () => (await Promise.all(hs.map((h) => countsOf(location, h.id)))).every((c) => c.status !== 'scheduled'),
+        {
+          timeoutMs,
+          what: 'hibernations settled',
+        },
+      ),
     stop: async () => {
       await Promise.all(workers.map((w) => w.signal('SIGKILL')))
       await api.stop()
-      closeDb(db)
+      await closeDb(db)
     },
   }
 }
 
 export type TimerSystem = Awaited<ReturnType<typeof startTimerSystem>>
 
-/** What one hibernation left behind: its status, history rows, completion events, the user. */
-export const countsOf = (db: Db, hibernationId: string) => {
-  const row = db.$client
-    .prepare(
-      `select h.status, u.status as userStatus, u.goal,
-         (select count(*) from transactions t where t.hibernation_id = h.id) as transactions,
-         (select count(*) from events e where e.type = 'hibernation.completed'
-            and json_extract(e.data, '$.hibernationId') = h.id) as completedEvents
-       from hibernations h join users u on u.id = h.user_id where h.id = ?`,
-    )
-    .get(hibernationId) as
-    | { status: string; userStatus: string; goal: number; transactions: number; completedEvents: number }
-    | undefined
+/**
+ * What one hibernation left behind: its status, history rows, completion events, the user.
+ * Events are matched on their JSON text (as written, without spaces), which both backends
+ * store as is, instead of on a JSON function each spells differently.
+ */
+export const countsOf = async (location: string, hibernationId: string) => {
+  const [row] = await queryDb<{
+    status: string
+    userStatus: string
+    goal: number
+    transactions: number
+    completedEvents: number
+  }>(
+    location,
+    `select h.status, u.status as "userStatus", u.goal,
+       (select cast(count(*) as integer) from transactions t where t.hibernation_id = h.id) as transactions,
+       (select cast(count(*) as integer) from events e where e.type = 'hibernation.completed'
+          and e.data like ?) as "completedEvents"
+     from hibernations h join users u on u.id = h.user_id where h.id = ?`,
+    [`%"hibernationId":"${hibernationId}"%`, hibernationId],
+  )
   if (!row) throw new Error(`no hibernation ${hibernationId}`)
   return row
 }
@@ -131,8 +149,12 @@ export const percentiles = (values: number[]) => {
 }
 
 /** A user who never signs in. */
-const plainUser = (db: Db) => {
-  const created = createUser(db, { email: `${uniquePrefix('u')}@example.com`, passwordHash: 'none', permissions: [] })
+const plainUser = async (db: Db) => {
+  const created = await createUser(db, {
+    email: `${uniquePrefix('u')}@example.com`,
+    passwordHash: 'none',
+    permissions: [],
+  })
   if ('error' in created) throw new Error(created.error)
   return created.user.id
 }
