@@ -1,22 +1,22 @@
-import type { Store } from './store.js'
 import { openPostgresStore } from './postgres/store.js'
 import { openSqliteStore } from './sqlite/store.js'
+import type { Store } from './store.js'
 
-export { newId } from './ids.js'
-export type { Store } from './store.js'
-export type { CompletionOutcome } from './sqlite/hibernations.js'
-export type { AttemptOutcome, WebhookEndpointJson } from './sqlite/webhooks.js'
-export type { LoginLimit } from './sqlite/login-failures.js'
-export type { Change, NewUser } from './sqlite/users.js'
-export { activeSecrets, deliveryJson } from './sqlite/webhooks.js'
-export { normalizeEmail } from './sqlite/users.js'
-export { PRUNE_BATCH } from './sqlite/events.js'
 export {
   ACTIVATION_EFFECTS,
   type ActivationEffect,
   type PostgresActivationContext,
   type SqliteActivationContext,
 } from './activation.js'
+export { newId } from './ids.js'
+export { PRUNE_BATCH } from './sqlite/events.js'
+export type { CompletionOutcome } from './sqlite/hibernations.js'
+export type { LoginLimit } from './sqlite/login-failures.js'
+export type { Change, NewUser } from './sqlite/users.js'
+export { normalizeEmail } from './sqlite/users.js'
+export type { AttemptOutcome, WebhookEndpointJson } from './sqlite/webhooks.js'
+export { activeSecrets, deliveryJson } from './sqlite/webhooks.js'
+export type { Store } from './store.js'
 
 /** An open database: either backend, behind the same functions. */
 export type Db = Store
@@ -46,20 +46,26 @@ export const findLoginByEmail = (db: Db, ...args: Parameters<Store['findLoginByE
 export const createSession = (db: Db, ...args: Parameters<Store['createSession']>) => db.createSession(...args)
 export const findSession = (db: Db, ...args: Parameters<Store['findSession']>) => db.findSession(...args)
 export const revokeSession = (db: Db, ...args: Parameters<Store['revokeSession']>) => db.revokeSession(...args)
-export const deleteExpiredSessions = (db: Db, ...args: Parameters<Store['deleteExpiredSessions']>) => db.deleteExpiredSessions(...args)
+export const deleteExpiredSessions = (db: Db, ...args: Parameters<Store['deleteExpiredSessions']>) =>
+  db.deleteExpiredSessions(...args)
 export const listTransactions = (db: Db, ...args: Parameters<Store['listTransactions']>) => db.listTransactions(...args)
 export const snapshot = (db: Db, ...args: Parameters<Store['snapshot']>) => db.snapshot(...args)
 export const startHibernation = (db: Db, ...args: Parameters<Store['startHibernation']>) => db.startHibernation(...args)
-export const cancelHibernation = (db: Db, ...args: Parameters<Store['cancelHibernation']>) => db.cancelHibernation(...args)
-export const completeHibernation = (db: Db, ...args: Parameters<Store['completeHibernation']>) => db.completeHibernation(...args)
-export const completeHibernations = (db: Db, ...args: Parameters<Store['completeHibernations']>) => db.completeHibernations(...args)
-export const listScheduledHibernations = (db: Db, ...args: Parameters<Store['listScheduledHibernations']>) => db.listScheduledHibernations(...args)
+export const cancelHibernation = (db: Db, ...args: Parameters<Store['cancelHibernation']>) =>
+  db.cancelHibernation(...args)
+export const completeHibernation = (db: Db, ...args: Parameters<Store['completeHibernation']>) =>
+  db.completeHibernation(...args)
+export const completeHibernations = (db: Db, ...args: Parameters<Store['completeHibernations']>) =>
+  db.completeHibernations(...args)
+export const listScheduledHibernations = (db: Db, ...args: Parameters<Store['listScheduledHibernations']>) =>
+  db.listScheduledHibernations(...args)
 export const scheduledAmong = (db: Db, ...args: Parameters<Store['scheduledAmong']>) => db.scheduledAmong(...args)
 export const readEvents = (db: Db, ...args: Parameters<Store['readEvents']>) => db.readEvents(...args)
 export const readEventsJson = (db: Db, ...args: Parameters<Store['readEventsJson']>) => db.readEventsJson(...args)
 export const countEvents = (db: Db, ...args: Parameters<Store['countEvents']>) => db.countEvents(...args)
 export const latestEventId = (db: Db, ...args: Parameters<Store['latestEventId']>) => db.latestEventId(...args)
-export const eventsPrunedThrough = (db: Db, ...args: Parameters<Store['eventsPrunedThrough']>) => db.eventsPrunedThrough(...args)
+export const eventsPrunedThrough = (db: Db, ...args: Parameters<Store['eventsPrunedThrough']>) =>
+  db.eventsPrunedThrough(...args)
 export const markEvents = (db: Db, ...args: Parameters<Store['markEvents']>) => db.markEvents(...args)
 export const eventCutAt = (db: Db, ...args: Parameters<Store['eventCutAt']>) => db.eventCutAt(...args)
 export const pruneEventsBatch = (db: Db, ...args: Parameters<Store['pruneEventsBatch']>) => db.pruneEventsBatch(...args)
@@ -67,26 +73,42 @@ export const trimEventMarks = (db: Db, ...args: Parameters<Store['trimEventMarks
 export const pruneEvents = (db: Db, ...args: Parameters<Store['pruneEvents']>) => db.pruneEvents(...args)
 export const streamEpoch = (db: Db, ...args: Parameters<Store['streamEpoch']>) => db.streamEpoch(...args)
 export const newStreamEpoch = (db: Db, ...args: Parameters<Store['newStreamEpoch']>) => db.newStreamEpoch(...args)
-export const findLoginFailures = (db: Db, ...args: Parameters<Store['findLoginFailures']>) => db.findLoginFailures(...args)
-export const reserveLoginAttempt = (db: Db, ...args: Parameters<Store['reserveLoginAttempt']>) => db.reserveLoginAttempt(...args)
+export const findLoginFailures = (db: Db, ...args: Parameters<Store['findLoginFailures']>) =>
+  db.findLoginFailures(...args)
+export const reserveLoginAttempt = (db: Db, ...args: Parameters<Store['reserveLoginAttempt']>) =>
+  db.reserveLoginAttempt(...args)
 export const keepLoginAttempt = (db: Db, ...args: Parameters<Store['keepLoginAttempt']>) => db.keepLoginAttempt(...args)
-export const releaseLoginAttempt = (db: Db, ...args: Parameters<Store['releaseLoginAttempt']>) => db.releaseLoginAttempt(...args)
-export const forgiveLoginFailures = (db: Db, ...args: Parameters<Store['forgiveLoginFailures']>) => db.forgiveLoginFailures(...args)
-export const pruneLoginFailures = (db: Db, ...args: Parameters<Store['pruneLoginFailures']>) => db.pruneLoginFailures(...args)
-export const createWebhookEndpoint = (db: Db, ...args: Parameters<Store['createWebhookEndpoint']>) => db.createWebhookEndpoint(...args)
-export const listWebhookEndpoints = (db: Db, ...args: Parameters<Store['listWebhookEndpoints']>) => db.listWebhookEndpoints(...args)
-export const getWebhookEndpoint = (db: Db, ...args: Parameters<Store['getWebhookEndpoint']>) => db.getWebhookEndpoint(...args)
-export const deleteWebhookEndpoint = (db: Db, ...args: Parameters<Store['deleteWebhookEndpoint']>) => db.deleteWebhookEndpoint(...args)
-export const rotateWebhookSecret = (db: Db, ...args: Parameters<Store['rotateWebhookSecret']>) => db.rotateWebhookSecret(...args)
-export const disableWebhookEndpoint = (db: Db, ...args: Parameters<Store['disableWebhookEndpoint']>) => db.disableWebhookEndpoint(...args)
-export const dispatchWebhookEvents = (db: Db, ...args: Parameters<Store['dispatchWebhookEvents']>) => db.dispatchWebhookEvents(...args)
-export const deliveryForAttempt = (db: Db, ...args: Parameters<Store['deliveryForAttempt']>) => db.deliveryForAttempt(...args)
+export const releaseLoginAttempt = (db: Db, ...args: Parameters<Store['releaseLoginAttempt']>) =>
+  db.releaseLoginAttempt(...args)
+export const forgiveLoginFailures = (db: Db, ...args: Parameters<Store['forgiveLoginFailures']>) =>
+  db.forgiveLoginFailures(...args)
+export const pruneLoginFailures = (db: Db, ...args: Parameters<Store['pruneLoginFailures']>) =>
+  db.pruneLoginFailures(...args)
+export const createWebhookEndpoint = (db: Db, ...args: Parameters<Store['createWebhookEndpoint']>) =>
+  db.createWebhookEndpoint(...args)
+export const listWebhookEndpoints = (db: Db, ...args: Parameters<Store['listWebhookEndpoints']>) =>
+  db.listWebhookEndpoints(...args)
+export const getWebhookEndpoint = (db: Db, ...args: Parameters<Store['getWebhookEndpoint']>) =>
+  db.getWebhookEndpoint(...args)
+export const deleteWebhookEndpoint = (db: Db, ...args: Parameters<Store['deleteWebhookEndpoint']>) =>
+  db.deleteWebhookEndpoint(...args)
+export const rotateWebhookSecret = (db: Db, ...args: Parameters<Store['rotateWebhookSecret']>) =>
+  db.rotateWebhookSecret(...args)
+export const disableWebhookEndpoint = (db: Db, ...args: Parameters<Store['disableWebhookEndpoint']>) =>
+  db.disableWebhookEndpoint(...args)
+export const dispatchWebhookEvents = (db: Db, ...args: Parameters<Store['dispatchWebhookEvents']>) =>
+  db.dispatchWebhookEvents(...args)
+export const deliveryForAttempt = (db: Db, ...args: Parameters<Store['deliveryForAttempt']>) =>
+  db.deliveryForAttempt(...args)
 export const recordAttempt = (db: Db, ...args: Parameters<Store['recordAttempt']>) => db.recordAttempt(...args)
 export const redeliver = (db: Db, ...args: Parameters<Store['redeliver']>) => db.redeliver(...args)
-export const listWebhookDeliveries = (db: Db, ...args: Parameters<Store['listWebhookDeliveries']>) => db.listWebhookDeliveries(...args)
-export const listPendingDeliveries = (db: Db, ...args: Parameters<Store['listPendingDeliveries']>) => db.listPendingDeliveries(...args)
+export const listWebhookDeliveries = (db: Db, ...args: Parameters<Store['listWebhookDeliveries']>) =>
+  db.listWebhookDeliveries(...args)
+export const listPendingDeliveries = (db: Db, ...args: Parameters<Store['listPendingDeliveries']>) =>
+  db.listPendingDeliveries(...args)
 export const pendingAmong = (db: Db, ...args: Parameters<Store['pendingAmong']>) => db.pendingAmong(...args)
-export const webhookDeliveryStats = (db: Db, ...args: Parameters<Store['webhookDeliveryStats']>) => db.webhookDeliveryStats(...args)
+export const webhookDeliveryStats = (db: Db, ...args: Parameters<Store['webhookDeliveryStats']>) =>
+  db.webhookDeliveryStats(...args)
 export const deploymentId = (db: Db, ...args: Parameters<Store['deploymentId']>) => db.deploymentId(...args)
 export const takeLease = (db: Db, ...args: Parameters<Store['takeLease']>) => db.takeLease(...args)
 export const ping = (db: Db, ...args: Parameters<Store['ping']>) => db.ping(...args)

@@ -68,7 +68,12 @@ export const queryDb = async <T = Record<string, unknown>>(
     await client.connect()
     try {
       let n = 0
-      return (await client.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows as T[]
+      return (
+        await client.query(
+          sql.replace(/\?/g, () => `$${++n}`),
+          params,
+        )
+      ).rows as T[]
     } finally {
       await client.end()
     }
@@ -78,7 +83,9 @@ export const queryDb = async <T = Record<string, unknown>>(
   try {
     db.pragma('busy_timeout = 10000')
     const statement = db.prepare(sql)
-    return (statement.reader ? statement.all(...params) : (statement.run(...params), [])) as T[]
+    if (statement.reader) return statement.all(...params) as T[]
+    statement.run(...params)
+    return []
   } finally {
     db.close()
   }

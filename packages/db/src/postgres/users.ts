@@ -1,5 +1,5 @@
 import type { DormantEvent, Permission, UserJson } from '@dormant/core'
-import { and, count, desc, eq, gt, getTableColumns, inArray, lte, or, sql } from 'drizzle-orm'
+import { and, count, desc, eq, getTableColumns, gt, inArray, lte, or, sql } from 'drizzle-orm'
 import { newId } from '../ids.js'
 import type { Change, NewUser } from '../sqlite/users.js'
 import { normalizeEmail, toUserJson } from '../sqlite/users.js'

@@ -13,7 +13,11 @@ export type Tx = Parameters<Parameters<SqliteDb['transaction']>[0]>[0]
 const BUSY_TIMEOUT_MS = 10_000
 
 /** Found through the package, so it resolves the same from the sources and from a bundled app. */
-const MIGRATIONS = join(dirname(createRequire(import.meta.url).resolve('@dormant/db/package.json')), 'drizzle', 'sqlite')
+const MIGRATIONS = join(
+  dirname(createRequire(import.meta.url).resolve('@dormant/db/package.json')),
+  'drizzle',
+  'sqlite',
+)
 
 /**
  * Opens (creating it and its folder if needed) and migrates the SQLite database.

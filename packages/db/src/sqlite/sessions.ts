@@ -1,8 +1,8 @@
 import type { DormantEvent, UserJson } from '@dormant/core'
 import { eq, inArray, lte } from 'drizzle-orm'
+import { newId } from '../ids.js'
 import { type SqliteDb as Db, write } from './client.js'
 import { appendEvent } from './events.js'
-import { newId } from '../ids.js'
 import { sessions } from './schema.js'
 import { statements, toUser } from './statements.js'
 

@@ -160,7 +160,11 @@ export const openSqliteStore = (path: string): Store & { sqlite: SqliteDb } => {
       async (...args: unknown[]) => (fn as (db: SqliteDb, ...args: any[]) => unknown)(db, ...args),
     ]),
   ) as unknown as Omit<Store, 'dialect' | 'close'>
-  return { ...store, dialect: 'sqlite', sqlite: db, close: async () => {
+  return {
+    ...store,
+    dialect: 'sqlite',
+    sqlite: db,
+    close: async () => {
       closeSqlite(db)
     },
   }

@@ -1,9 +1,9 @@
 import type { DormantEvent, Permission, Role, UserJson } from '@dormant/core'
 import { and, count, eq, sql } from 'drizzle-orm'
+import { newId } from '../ids.js'
 import type { SqliteDb as Db, Tx } from './client.js'
 import { write } from './client.js'
 import { appendEvent } from './events.js'
-import { newId } from '../ids.js'
 import { hibernations, users } from './schema.js'
 import { readUser, statements, toUser, touchUserWith } from './statements.js'
 
