@@ -60,7 +60,7 @@ const run = (backend) =>
     const child = spawn('npx', ['vitest', 'run', ...args], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', DORMANT_TEST_DB: backend, FORCE_COLOR: '0' },
+      env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', DORMANT_TEST_DB: backend, NO_COLOR: '1' },
     })
     const prefix = backends.length > 1 ? `[${backend}] ` : ''
     for (const [stream, out] of [

@@ -30,6 +30,11 @@ export const apiEnv = {
   /** Failed logins allowed per account, and per client address, in each 15-minute window. */
   LOGIN_LIMIT_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
   LOGIN_LIMIT_PER_ADDRESS: z.coerce.number().int().min(1).default(100),
+  /**
+   * Proxies in front of the API that append the client's address to X-Forwarded-For (1 behind
+   * one load balancer). 0: the socket's peer is the client, and the header is ignored.
+   */
+  TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   /** A stream whose unread output exceeds this is closed; the client catches up by replay. */
   SSE_BUFFER_LIMIT_BYTES: z.coerce
     .number()

@@ -99,6 +99,40 @@ describe('login rate limits', () => {
   })
 })
 
+describe('behind a load balancer (TRUST_PROXY_HOPS)', () => {
+  const guess = (api: TestApi, forwardedFor: string, i: number) =>
+    api.call('/api/auth/login', {
+      method: 'POST',
+      headers: { 'x-forwarded-for': forwardedFor },
+      json: { email: `guess${i}@example.com`, password: 'wrong-password' },
+    })
+
+  test('failures count against the address the balancer appended, not what the client wrote', async () => {
+    const api = await startTestApi({ LOGIN_LIMIT_PER_ADDRESS: '2', TRUST_PROXY_HOPS: '1' })
+    try {
+      // One client behind the balancer (203.0.113.7), varying the part of the header it controls.
+      expect((await guess(api, '198.51.100.1, 203.0.113.7', 0)).status).toBe(401)
+      expect((await guess(api, '198.51.100.2, 203.0.113.7', 1)).status).toBe(401)
+      expect((await guess(api, '198.51.100.3, 203.0.113.7', 2)).status).toBe(429)
+      // Another client is not blocked by the first one's failures.
+      expect((await guess(api, '203.0.113.8', 3)).status).toBe(401)
+    } finally {
+      await api.stop()
+    }
+  })
+
+  test('without trusted proxies the header is ignored: every request here comes from one socket address', async () => {
+    const api = await startTestApi({ LOGIN_LIMIT_PER_ADDRESS: '2' })
+    try {
+      expect((await guess(api, '203.0.113.1', 0)).status).toBe(401)
+      expect((await guess(api, '203.0.113.2', 1)).status).toBe(401)
+      expect((await guess(api, '203.0.113.3', 2)).status).toBe(429)
+    } finally {
+      await api.stop()
+    }
+  })
+})
+
 describe('POST /api/auth/logout', () => {
   test('204, clears the cookie, and the old cookie then gets 401', async ({ api }) => {
     const user = await api.newUser()

@@ -38,7 +38,18 @@ const logout = createRoute({
   responses: { 204: { description: 'Signed out' }, 401: authErrors[401] },
 })
 
-const clientAddress = (c: Context<AppEnv>) => {
+/**
+ * The address sign-in failures are counted against. Behind `hops` trusted proxies
+ * (`TRUST_PROXY_HOPS`), each of which appends the address it received from to
+ * `X-Forwarded-For`, it is the entry `hops` from the right: entries further left were sent by
+ * the client and prove nothing. Without trusted proxies, the socket's peer.
+ */
+export const clientAddress = (c: Context<AppEnv>, hops: number) => {
+  if (hops > 0) {
+    const forwarded = (c.req.header('x-forwarded-for') ?? '').split(',').map((a) => a.trim())
+    const address = forwarded.length >= hops ? forwarded[forwarded.length - hops] : undefined
+    if (address) return address
+  }
   try {
     return getConnInfo(c).remote.address ?? 'unknown'
   } catch {
@@ -69,7 +80,7 @@ export const authRoutes = (deps: Deps) =>
   router()
     .openapi(login, async (c) => {
       const { email, password } = c.req.valid('json')
-      const attempt = { account: email.trim().toLowerCase(), address: clientAddress(c) }
+      const attempt = { account: email.trim().toLowerCase(), address: clientAddress(c, deps.config.TRUST_PROXY_HOPS) }
       const wait = await deps.limiters.login.reserve(attempt)
       if (wait > 0) {
         c.header('Retry-After', String(wait))
