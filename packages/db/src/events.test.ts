@@ -8,6 +8,7 @@ import {
   latestEventId,
   newStreamEpoch,
   openDb,
+  position,
   pruneEvents,
   pruneEventsBatch,
   readEvents,
@@ -126,5 +127,18 @@ describe('the events outbox', () => {
     const fresh = await newStreamEpoch(two)
     expect(fresh).not.toBe(epoch)
     expect(await streamEpoch(one)).toBe(fresh)
+  })
+
+  test('position: the latest committed id and the epoch, as the two functions give them', async () => {
+    const location = await tempDatabase()
+    const [one, two] = [await open(location), await open(location)]
+    expect(await position(one)).toEqual({ id: 0, epoch: await streamEpoch(one) })
+    const created = await createUser(two, { email: 'p@example.com', passwordHash: 'x', permissions: [] })
+    if ('error' in created) throw new Error('duplicate')
+    const epoch = await streamEpoch(two)
+    expect(await position(one)).toEqual({ id: created.events[0]?.id, epoch })
+    expect(await latestEventId(one)).toBe(created.events[0]?.id)
+    const fresh = await newStreamEpoch(two)
+    expect((await position(one)).epoch).toBe(fresh)
   })
 })

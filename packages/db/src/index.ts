@@ -73,6 +73,7 @@ export const trimEventMarks = (db: Db, ...args: Parameters<Store['trimEventMarks
 export const pruneEvents = (db: Db, ...args: Parameters<Store['pruneEvents']>) => db.pruneEvents(...args)
 export const streamEpoch = (db: Db, ...args: Parameters<Store['streamEpoch']>) => db.streamEpoch(...args)
 export const newStreamEpoch = (db: Db, ...args: Parameters<Store['newStreamEpoch']>) => db.newStreamEpoch(...args)
+export const position = (db: Db, ...args: Parameters<Store['position']>) => db.position(...args)
 export const findLoginFailures = (db: Db, ...args: Parameters<Store['findLoginFailures']>) =>
   db.findLoginFailures(...args)
 export const reserveLoginAttempt = (db: Db, ...args: Parameters<Store['reserveLoginAttempt']>) =>

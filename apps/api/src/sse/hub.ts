@@ -1,5 +1,5 @@
 import type { DormantEvent, Logger, UserJson } from '@dormant/core'
-import { type Db, eventsPrunedThrough, latestEventId, readEvents, snapshot, streamEpoch } from '@dormant/db'
+import { type Db, eventsPrunedThrough, position, readEvents, snapshot } from '@dormant/db'
 import type { SseConnection } from './connection.js'
 import { eventFrame, frameOf, pingFrame } from './frames.js'
 import { nextTurn } from './turns.js'
@@ -63,7 +63,7 @@ export class StreamHub {
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
     const run = this.queue.then(async () => {
       if (!this.started) {
-        ;[this.lastId, this.epoch] = await Promise.all([latestEventId(this.db), streamEpoch(this.db)])
+        ;({ id: this.lastId, epoch: this.epoch } = await position(this.db))
         this.started = true
       }
       return task()
@@ -180,7 +180,7 @@ export class StreamHub {
   }
 
   /**
-   * Looks at the table's position and epoch every `intervalMs` (two cheap statements, however
+   * Looks at the table's position and epoch every `intervalMs` (one cheap statement, however
    * many streams): a commit whose publish never came (its process died, or is cut off from
    * Redis) is delivered within one interval, and so is a durable revocation.
    */
@@ -200,7 +200,7 @@ export class StreamHub {
     this.checking = true
     try {
       await this.background('events table check', async () => {
-        const [latest, epoch] = await Promise.all([latestEventId(this.db), streamEpoch(this.db)])
+        const { id: latest, epoch } = await position(this.db)
         if (epoch !== this.epoch) {
           this.log.warn(
             { from: this.epoch, to: epoch, streams: this.size },

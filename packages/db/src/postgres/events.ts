@@ -62,7 +62,7 @@ export const countEvents = async (
   return (await db.select({ n: count() }).from(capped))[0]?.n ?? 0
 }
 
-const PRUNED_THROUGH = 'events_pruned_through'
+export const PRUNED_THROUGH = 'events_pruned_through'
 
 /**
  * The newest COMMITTED position: max(id) of the visible rows, never the sequence's

@@ -1,7 +1,8 @@
 import { randomInt } from 'node:crypto'
 import { eq, sql } from 'drizzle-orm'
 import type { PgDb } from './client.js'
-import { meta } from './schema.js'
+import { PRUNED_THROUGH } from './events.js'
+import { events, meta } from './schema.js'
 
 const draw = () => randomInt(1, 2 ** 48 - 1)
 
@@ -33,8 +34,8 @@ const EPOCH = 'stream_epoch'
  * on some installations): then they count as empty and the rest still apply.
  */
 export const streamEpoch = async (db: PgDb) => {
-  const value = await drawnOnce(db, EPOCH)
-  return combine(value, await clusterIdentity(db))
+  await drawnOnce(db, EPOCH)
+  return (await position(db)).epoch
 }
 
 export const newStreamEpoch = async (db: PgDb) => {
@@ -43,22 +44,40 @@ export const newStreamEpoch = async (db: PgDb) => {
   return streamEpoch(db)
 }
 
-/** Read each time, not cached: after a failover the pool reconnects to a different server. */
-const clusterIdentity = async (db: PgDb) => {
-  const { rows } = await db.execute<{ oid: string }>(
-    sql`select oid::text as oid from pg_database where datname = current_database()`,
-  )
-  const parts = [rows[0]?.oid ?? '']
+/** Databases whose role may not read pg_control_* (found out once, by the first refusal). */
+const controlDenied = new WeakSet<PgDb>()
+
+/**
+ * The table's committed position (`latestEventId`) and the epoch, in ONE read-only statement:
+ * what every API process checks every `EVENTS_CHECK_MS`. The cluster's identity is read each
+ * time, not cached: after a failover the pool reconnects to a different server.
+ */
+export const position = async (db: PgDb): Promise<{ id: number; epoch: string }> => {
+  const control = controlDenied.has(db)
+    ? sql`null::text as system, null::text as timeline`
+    : sql`(select system_identifier::text from pg_control_system()) as system,
+          (select timeline_id::text from pg_control_checkpoint()) as timeline`
+  let rows: { id: number; value: number | null; oid: string; system: string | null; timeline: string | null }[]
   try {
-    const control = await db.execute<{ system: string; timeline: string }>(
-      sql`select (select system_identifier::text from pg_control_system()) as system,
-                 (select timeline_id::text from pg_control_checkpoint()) as timeline`,
-    )
-    parts.push(control.rows[0]?.system ?? '', control.rows[0]?.timeline ?? '')
+    rows = (
+      await db.execute<(typeof rows)[number]>(sql`select greatest(
+          coalesce((select max(${events.id}) from ${events}), 0),
+          coalesce((select ${meta.value} from ${meta} where ${meta.key} = ${PRUNED_THROUGH}), 0)
+        )::float8 as id,
+        (select ${meta.value} from ${meta} where ${meta.key} = ${EPOCH})::float8 as value,
+        (select oid::text from pg_database where datname = current_database()) as oid,
+        ${control}`)
+    ).rows
   } catch (err) {
-    if (!isPermissionDenied(err)) throw err
+    if (!isPermissionDenied(err) || controlDenied.has(db)) throw err
+    controlDenied.add(db)
+    return position(db)
   }
-  return parts.join('/')
+  const row = rows[0]
+  if (!row) throw new Error('position: no row')
+  if (row.value === null) return { id: row.id, epoch: await streamEpoch(db) }
+  const identity = controlDenied.has(db) ? [row.oid] : [row.oid, row.system ?? '', row.timeline ?? '']
+  return { id: row.id, epoch: combine(row.value, identity.join('/')) }
 }
 
 /** drizzle wraps the driver's error: its code is on the cause. */

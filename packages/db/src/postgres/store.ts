@@ -28,7 +28,7 @@ import {
   releaseLoginAttempt,
   reserveLoginAttempt,
 } from './login-failures.js'
-import { deploymentId, newStreamEpoch, ping, streamEpoch, takeLease } from './meta.js'
+import { deploymentId, newStreamEpoch, ping, position, streamEpoch, takeLease } from './meta.js'
 import {
   countUsers,
   createSession,
@@ -91,6 +91,7 @@ export const POSTGRES_FUNCTIONS = {
   trimEventMarks,
   pruneEvents,
   streamEpoch,
+  position,
   newStreamEpoch,
   findLoginFailures,
   reserveLoginAttempt,

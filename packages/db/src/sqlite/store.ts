@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto'
+import type Database from 'better-sqlite3'
 import { eq } from 'drizzle-orm'
 import type { Store } from '../store.js'
 import { closeSqlite, openSqlite, type SqliteDb } from './client.js'
@@ -77,6 +78,29 @@ const streamEpoch = (db: SqliteDb) => {
   return row.value.toString(36)
 }
 
+/**
+ * The table's position (`latestEventId`) and the epoch in one statement: what every API
+ * process checks every `EVENTS_CHECK_MS`.
+ */
+const position = (db: SqliteDb) => {
+  const row = positionStatement(db).get()
+  if (!row || row.epoch === null) return { id: row?.id ?? 0, epoch: streamEpoch(db) }
+  return { id: row.id, epoch: row.epoch.toString(36) }
+}
+
+const positionStatements = new WeakMap<SqliteDb, Database.Statement<[], { id: number; epoch: number | null }>>()
+const positionStatement = (db: SqliteDb) => {
+  let statement = positionStatements.get(db)
+  if (!statement) {
+    statement = db.$client.prepare(
+      `select coalesce((select seq from sqlite_sequence where name = 'events'), 0) as id,
+              (select value from meta where key = '${EPOCH}') as epoch`,
+    )
+    positionStatements.set(db, statement)
+  }
+  return statement
+}
+
 const newStreamEpoch = (db: SqliteDb) => {
   db.insert(meta)
     .values({ key: EPOCH, value: randomInt(1, 2 ** 48 - 1) })
@@ -123,6 +147,7 @@ export const SQLITE_FUNCTIONS = {
   pruneEvents,
   streamEpoch,
   newStreamEpoch,
+  position,
   // login limits
   findLoginFailures,
   reserveLoginAttempt,
