@@ -1,11 +1,12 @@
 import type { DormantEvent, TransactionJson } from '@dormant/core'
-import { eq, sql } from 'drizzle-orm'
+import { getTableColumns, inArray, sql } from 'drizzle-orm'
 import { newId } from './ids.js'
 import type { PgTx, Write } from './postgres/client.js'
 import * as pgSchema from './postgres/schema.js'
-import { getUser } from './postgres/users.js'
+import { scheduledHibernation } from './postgres/users.js'
 import type { SqliteDb, Tx as SqliteTx } from './sqlite/client.js'
 import { insertEvent, readUser, statements } from './sqlite/statements.js'
+import { toUserJson } from './sqlite/users.js'
 
 /** What every effect knows about the completion it is part of. */
 type Completion = {
@@ -24,7 +25,7 @@ export type SqliteActivationContext = Completion & {
   db: SqliteDb
 }
 
-/** PostgreSQL half: async, inside the completion's transaction. */
+/** PostgreSQL half: async, inside the completions' transaction (one context per completion). */
 export type PostgresActivationContext = Completion & {
   /** drizzle, inside the transaction. Write rows with it; never wait on anything outside the database. */
   tx: PgTx
@@ -36,11 +37,16 @@ export type PostgresActivationContext = Completion & {
   record: Write['record']
 }
 
-/** One database effect of completing a hibernation, for each backend. */
+/**
+ * One database effect of completing a hibernation, for each backend. SQLite's half runs once
+ * per completion (its statements cost microseconds); PostgreSQL's runs once per transaction
+ * with every completion in it (the worker completes timers in batches, and each statement is
+ * a round trip to the server): write it set-based, one statement for the batch.
+ */
 export type ActivationEffect = {
   name: string
   sqlite(ctx: SqliteActivationContext): void
-  postgres(ctx: PostgresActivationContext): Promise<void>
+  postgres(batch: PostgresActivationContext[]): Promise<void>
 }
 
 /**
@@ -58,15 +64,24 @@ export const ACTIVATION_EFFECTS: ReadonlyArray<ActivationEffect> = [
       if (!user) throw new Error(`user ${ctx.userId} vanished inside its own transaction`)
       ctx.events.push(insertEvent(ctx.db, ctx.userId, 'user.updated', { user }, ctx.now))
     },
-    async postgres(ctx) {
+    async postgres(batch) {
       const { users } = pgSchema
-      await ctx.tx
+      const rows = await batch[0]!.tx
         .update(users)
-        .set({ status: 'active', goal: 1, version: sql`${users.version} + 1`, updatedAt: ctx.now })
-        .where(eq(users.id, ctx.userId))
-      const user = await getUser(ctx.tx, ctx.userId)
-      if (!user) throw new Error(`user ${ctx.userId} vanished inside its own transaction`)
-      ctx.events.push(ctx.record(ctx.userId, 'user.updated', { user }, ctx.now))
+        .set({ status: 'active', goal: 1, version: sql`${users.version} + 1`, updatedAt: batch[0]!.now })
+        .where(
+          inArray(
+            users.id,
+            batch.map((ctx) => ctx.userId),
+          ),
+        )
+        .returning({ ...getTableColumns(users), hibernation: scheduledHibernation })
+      const updated = new Map(rows.map(({ hibernation, ...user }) => [user.id, toUserJson(user, hibernation)]))
+      for (const ctx of batch) {
+        const user = updated.get(ctx.userId)
+        if (!user) throw new Error(`user ${ctx.userId} vanished inside its own transaction`)
+        ctx.events.push(ctx.record(ctx.userId, 'user.updated', { user }, ctx.now))
+      }
     },
   },
   {
@@ -83,17 +98,22 @@ export const ACTIVATION_EFFECTS: ReadonlyArray<ActivationEffect> = [
       )
       ctx.events.push(insertEvent(ctx.db, ctx.userId, 'transaction.created', { transaction }, ctx.now))
     },
-    async postgres(ctx) {
-      const transaction = completionTransaction(ctx)
-      await ctx.tx.insert(pgSchema.transactions).values({
-        id: transaction.id,
-        userId: ctx.userId,
-        type: transaction.type,
-        details: transaction.details,
-        hibernationId: ctx.hibernationId,
-        createdAt: ctx.now,
+    async postgres(batch) {
+      const transactions = batch.map(completionTransaction)
+      await batch[0]!.tx.insert(pgSchema.transactions).values(
+        batch.map((ctx, i) => ({
+          id: transactions[i]!.id,
+          userId: ctx.userId,
+          type: transactions[i]!.type,
+          details: transactions[i]!.details,
+          hibernationId: ctx.hibernationId,
+          createdAt: ctx.now,
+        })),
+      )
+      batch.forEach((ctx, i) => {
+        const transaction = transactions[i] as TransactionJson
+        ctx.events.push(ctx.record(ctx.userId, 'transaction.created', { transaction }, ctx.now))
       })
-      ctx.events.push(ctx.record(ctx.userId, 'transaction.created', { transaction }, ctx.now))
     },
   },
   {
@@ -101,8 +121,9 @@ export const ACTIVATION_EFFECTS: ReadonlyArray<ActivationEffect> = [
     sqlite(ctx) {
       ctx.events.push(insertEvent(ctx.db, ctx.userId, 'hibernation.completed', announcement(ctx), ctx.now))
     },
-    async postgres(ctx) {
-      ctx.events.push(ctx.record(ctx.userId, 'hibernation.completed', announcement(ctx), ctx.now))
+    async postgres(batch) {
+      for (const ctx of batch)
+        ctx.events.push(ctx.record(ctx.userId, 'hibernation.completed', announcement(ctx), ctx.now))
     },
   },
 ]

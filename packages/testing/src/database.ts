@@ -64,19 +64,8 @@ export const queryDb = async <T = Record<string, unknown>>(
   params: unknown[] = [],
 ): Promise<T[]> => {
   if (/^postgres(ql)?:\/\//.test(location)) {
-    const client = new pg.Client({ connectionString: location })
-    await client.connect()
-    try {
-      let n = 0
-      return (
-        await client.query(
-          sql.replace(/\?/g, () => `$${++n}`),
-          params,
-        )
-      ).rows as T[]
-    } finally {
-      await client.end()
-    }
+    let n = 0
+    return (await poolFor(location).query(sql.replace(/\?/g, () => `$${++n}`), params)).rows as T[]
   }
   const { default: Database } = await import('better-sqlite3')
   const db = new Database(location)
@@ -89,4 +78,22 @@ export const queryDb = async <T = Record<string, unknown>>(
   } finally {
     db.close()
   }
+}
+
+const pools = new Map<string, pg.Pool>()
+
+/**
+ * A few connections per test database, shared by every `queryDb` on it: a test that looks at
+ * a thousand rows at once must not open a thousand connections (the server allows about a
+ * hundred). Idle connections do not keep the process alive, and one the server ends (the
+ * database dropped) is discarded quietly.
+ */
+const poolFor = (location: string) => {
+  let pool = pools.get(location)
+  if (!pool) {
+    pool = new pg.Pool({ connectionString: location, max: 4, idleTimeoutMillis: 1000, allowExitOnIdle: true })
+    pool.on('error', () => {})
+    pools.set(location, pool)
+  }
+  return pool
 }

@@ -1,5 +1,5 @@
 import type { DormantEvent, UserJson } from '@dormant/core'
-import { and, asc, eq, inArray, sql } from 'drizzle-orm'
+import { and, asc, eq, inArray, lte, sql } from 'drizzle-orm'
 import { ACTIVATION_EFFECTS, type PostgresActivationContext } from '../activation.js'
 import { newId } from '../ids.js'
 import type { CompletionOutcome } from '../sqlite/hibernations.js'
@@ -69,40 +69,63 @@ const lockUsersOf = async (tx: Write['tx'], ids: readonly string[]) => {
     .for('update')
 }
 
-const completeInTx = async (w: Write, hibernationId: string, now: number): Promise<CompletionOutcome> => {
-  const [current] = await w.tx
-    .select({ status: hibernations.status, endsAt: hibernations.endsAt })
-    .from(hibernations)
-    .where(eq(hibernations.id, hibernationId))
-  if (!current) return { outcome: 'skipped', status: 'missing' }
-  if (current.status !== 'scheduled') return { outcome: 'skipped', status: current.status }
-  if (current.endsAt > now) return { outcome: 'not_due', endsAt: current.endsAt }
-  // The guard: a second run, or a cancel that committed first, matches zero rows.
-  const [claimed] = await w.tx
+/**
+ * Completes due hibernations in the caller's transaction, set-based: one conditional UPDATE
+ * claims every one of them still scheduled and due (the guard: a second run, or a cancel that
+ * committed first, matches zero rows), then each effect runs once for the whole batch. A
+ * round trip to the server costs more than the statement itself, so a batch of 50 takes about
+ * as many statements as a batch of one. Outcomes come back in the order of `ids`.
+ */
+const completeInTx = async (w: Write, ids: readonly string[], now: number): Promise<CompletionOutcome[]> => {
+  if (ids.length === 0) return []
+  const unique = [...new Set(ids)]
+  const claimed = await w.tx
     .update(hibernations)
     .set({ status: 'completed', finishedAt: now })
-    .where(and(eq(hibernations.id, hibernationId), eq(hibernations.status, 'scheduled')))
-    .returning({ userId: hibernations.userId })
-  if (!claimed) return { outcome: 'skipped', status: 'completed' }
-  const ctx: PostgresActivationContext = { ...w, userId: claimed.userId, hibernationId, now, events: [] }
-  for (const effect of ACTIVATION_EFFECTS) await effect.postgres(ctx)
-  return { outcome: 'completed', userId: claimed.userId, events: ctx.events }
+    .where(and(inArray(hibernations.id, unique), eq(hibernations.status, 'scheduled'), lte(hibernations.endsAt, now)))
+    .returning({ id: hibernations.id, userId: hibernations.userId })
+  const contexts = new Map<string, PostgresActivationContext>(
+    claimed.map((c) => [c.id, { ...w, userId: c.userId, hibernationId: c.id, now, events: [] }]),
+  )
+  for (const effect of ACTIVATION_EFFECTS) if (contexts.size > 0) await effect.postgres([...contexts.values()])
+  const others = unique.filter((id) => !contexts.has(id))
+  const states = new Map(
+    others.length === 0
+      ? []
+      : (
+          await w.tx
+            .select({ id: hibernations.id, status: hibernations.status, endsAt: hibernations.endsAt })
+            .from(hibernations)
+            .where(inArray(hibernations.id, others))
+        ).map((r) => [r.id, r]),
+  )
+  const reported = new Set<string>()
+  return ids.map((id): CompletionOutcome => {
+    const ctx = contexts.get(id)
+    if (ctx && !reported.has(id)) {
+      reported.add(id)
+      return { outcome: 'completed', userId: ctx.userId, events: ctx.events }
+    }
+    if (ctx) return { outcome: 'skipped', status: 'completed' }
+    const state = states.get(id)
+    if (!state) return { outcome: 'skipped', status: 'missing' }
+    if (state.status !== 'scheduled') return { outcome: 'skipped', status: state.status }
+    return { outcome: 'not_due', endsAt: state.endsAt }
+  })
 }
 
 /** Completes a due hibernation exactly once (the conditional UPDATE in `completeInTx`). */
 export const completeHibernation = (db: PgDb, hibernationId: string, now = Date.now()) =>
   write(db, async (w) => {
     await lockUsersOf(w.tx, [hibernationId])
-    return completeInTx(w, hibernationId, now)
+    return (await completeInTx(w, [hibernationId], now))[0] as CompletionOutcome
   })
 
 /** Completes many hibernations in one transaction; outcomes come back in the order of `ids`. */
 export const completeHibernations = (db: PgDb, ids: readonly string[], now = Date.now()) =>
   write(db, async (w) => {
     await lockUsersOf(w.tx, ids)
-    const outcomes: CompletionOutcome[] = []
-    for (const id of ids) outcomes.push(await completeInTx(w, id, now))
-    return outcomes
+    return completeInTx(w, ids, now)
   })
 
 /** One page of scheduled hibernations in id order (bytewise, as on SQLite), for the reconciler. */

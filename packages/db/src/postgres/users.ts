@@ -32,7 +32,7 @@ export const touchUser = async (w: Write, userId: string, now: number, changes: 
 }
 
 /** The user's scheduled hibernation, as a subquery of a statement on `users` ("users"."id" qualified: bare, it would be h.id). */
-const scheduledHibernation = sql<{ id: string; startedAt: number; endsAt: number } | null>`(
+export const scheduledHibernation = sql<{ id: string; startedAt: number; endsAt: number } | null>`(
   select json_build_object('id', h.id, 'startedAt', h.started_at, 'endsAt', h.ends_at)
     from ${hibernations} h where h.user_id = "users"."id" and h.status = 'scheduled' limit 1)`
 
@@ -54,7 +54,7 @@ export const touchUserIfAny = async (
     .returning({ ...getTableColumns(users), hibernation: scheduledHibernation })
   if (!row) return null
   const { hibernation, ...user } = row
-  const json = toUserJson(user, hibernation as Parameters<typeof toUserJson>[1])
+  const json = toUserJson(user, hibernation)
   return record(userId, 'user.updated', { user: json }, now)
 }
 

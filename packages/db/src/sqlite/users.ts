@@ -12,7 +12,10 @@ type HibernationRow = typeof hibernations.$inferSelect
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
-export const toUserJson = (user: UserRow, hibernation: HibernationRow | undefined | null): UserJson => ({
+export const toUserJson = (
+  user: UserRow,
+  hibernation: Pick<HibernationRow, 'id' | 'startedAt' | 'endsAt'> | undefined | null,
+): UserJson => ({
   id: user.id,
   email: user.email,
   name: user.name,
