@@ -93,8 +93,9 @@ const databaseUnavailable = (err: unknown): boolean =>
 
 /**
  * PostgreSQL refusing a value the client sent, which SQLite stores: a NUL character in text
- * (22021) or in jsonb (22P05), a number beyond its column's range (22003). The statement
- * failed, so nothing was written: the contract's 400, whatever route let the value through.
+ * (22021) or in jsonb (22P05), a number beyond its column's range (22003). The client's
+ * fault, not the server's: the contract's 400, whatever route let the value through
+ * (tests/fuzz/routes.test.ts checks such a rejected request writes nothing).
  */
 const REJECTED_VALUE_POSTGRES = new Set(['22021', '22P05', '22003'])
 
