@@ -86,6 +86,23 @@ describe('toErrorResponse', () => {
     expect((await respond(bug)).status).toBe(500)
   })
 
+  test('a value PostgreSQL cannot store (NUL in text or jsonb, a number out of range) is a 400, wrapped or not', async () => {
+    const nul = Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' })
+    for (const err of [
+      nul,
+      new Error('Failed query: select * from users where id = $1', { cause: nul }),
+      Object.assign(new Error('unsupported Unicode escape sequence'), { code: '22P05' }),
+      Object.assign(new Error('value "99999999999999999999" is out of range for type bigint'), { code: '22003' }),
+    ]) {
+      const { status, body } = await respond(err)
+      expect(status, err.message).toBe(400)
+      expect(body.error.code).toBe('validation_failed')
+      expect(body.error.message).not.toContain('UTF8')
+    }
+    const bug = Object.assign(new Error('invalid input syntax for type integer'), { code: '22P02' })
+    expect((await respond(bug)).status).toBe(500)
+  })
+
   test('anything else is a 500 whose message is not leaked', async () => {
     expect(await respond(new Error('SQLITE_CORRUPT: secret path /var/lib/x'))).toEqual({
       status: 500,

@@ -54,6 +54,13 @@ export const toErrorResponse = (log: Logger) => (err: Error, c: Context) => {
     log.error({ err, requestId: c.get('requestId') }, 'database unavailable')
     return c.json(errorBody('unavailable', 'the database is unavailable; try again shortly'), 503)
   }
+  if (databaseRejectedValue(err)) {
+    log.warn({ err, requestId: c.get('requestId') }, 'database rejected a value of the request')
+    return c.json(
+      errorBody('validation_failed', 'a value cannot be stored: text holding NUL characters, or a number out of range'),
+      400,
+    )
+  }
   log.error({ err, requestId: c.get('requestId') }, 'unhandled error')
   return c.json(errorBody('internal', 'internal server error'), 500)
 }
@@ -75,11 +82,29 @@ const UNAVAILABLE_MESSAGE =
  * full, connection closed or refused) rather than a bug: the contract's 503. Drizzle may
  * wrap them.
  */
-const databaseUnavailable = (err: unknown): boolean => {
-  for (let e = err, depth = 0; e instanceof Error && depth < 3; e = e.cause, depth++) {
+const databaseUnavailable = (err: unknown): boolean =>
+  causes(err).some((e) => {
     const code = (e as { code?: unknown }).code
-    if (typeof code === 'string' && (UNAVAILABLE_SQLITE.test(code) || UNAVAILABLE_POSTGRES.test(code))) return true
-    if (UNAVAILABLE_MESSAGE.test(e.message)) return true
-  }
-  return false
+    return (
+      (typeof code === 'string' && (UNAVAILABLE_SQLITE.test(code) || UNAVAILABLE_POSTGRES.test(code))) ||
+      UNAVAILABLE_MESSAGE.test(e.message)
+    )
+  })
+
+/**
+ * PostgreSQL refusing a value the client sent, which SQLite stores: a NUL character in text
+ * (22021) or in jsonb (22P05), a number beyond its column's range (22003). The client's
+ * fault, not the server's: the contract's 400, whatever route let the value through
+ * (tests/fuzz/routes.test.ts checks such a rejected request writes nothing).
+ */
+const REJECTED_VALUE_POSTGRES = new Set(['22021', '22P05', '22003'])
+
+const databaseRejectedValue = (err: unknown): boolean =>
+  causes(err).some((e) => REJECTED_VALUE_POSTGRES.has(String((e as { code?: unknown }).code)))
+
+/** The error and the causes it wraps (Drizzle wraps the driver's error), at most three. */
+const causes = (err: unknown): Error[] => {
+  const chain: Error[] = []
+  for (let e = err; e instanceof Error && chain.length < 3; e = e.cause) chain.push(e)
+  return chain
 }
