@@ -113,17 +113,21 @@ describe('the shipped HAProxy config during a rolling restart', () => {
   test('an API stopped with SIGTERM costs no request an error: the other answers, before and after the health check notices', async () => {
     const statuses = new Map<number, number>()
     let running = true
-    /** One client sending requests back to back, on fresh connections and reused ones alike. */
+    /**
+     * One client sending requests back to back, on fresh connections and reused ones alike. An
+     * ordinary page, not /healthz: a stopping API reports itself unhealthy there on purpose.
+     */
     const client = async () => {
       while (running) {
-        const status = await fetch(`${balancer.url}/healthz`).then(
+        const status = await fetch(`${balancer.url}/api/docs`).then(
           (res) => res.status,
           () => 0,
         )
         statuses.set(status, (statuses.get(status) ?? 0) + 1)
       }
     }
-    const clients = Array.from({ length: 4 }, client)
+    // Enough clients that the balancer holds many reused connections to the API as it stops.
+    const clients = Array.from({ length: 16 }, client)
     await waitFor(() => (statuses.get(200) ?? 0) >= 20, { what: 'answers before the restart' })
     expect(await apis[0]!.signal('SIGTERM')).toBe(0)
     // Two failed checks 2 s apart take it out; go on past that.
