@@ -147,7 +147,7 @@ describe('the shipped HAProxy config during a rolling restart', () => {
       }
     }
     // Enough clients that the balancer holds many reused connections to each API as it stops:
-    // with no drain (SHUTDOWN_DRAIN_MS=0) one of them closed under a request in most runs.
+    // with no drain (SHUTDOWN_DRAIN_MS=0) a few closed under a request in every run.
     const clients = Array.from({ length: 32 }, client)
     await waitFor(() => (statuses.get(200) ?? 0) >= 20, { what: 'answers before the restart' })
     await restart(0)
