@@ -177,9 +177,9 @@ export const startApi = async (
       resolve(s as Server),
     ) as Server
   })
-  // Longer than typical proxy idle timeouts (60 s), so the proxy closes first, never us mid-request.
   answerClientErrors(server)
   closeWhenDraining(server, deps.lifecycle)
+  // Longer than typical proxy idle timeouts (60 s), so the proxy closes first, never us mid-request.
   server.keepAliveTimeout = 65_000
   server.headersTimeout = 66_000
   server.requestTimeout = 0
