@@ -84,24 +84,44 @@ describe('the shipped HAProxy config in front of an API', () => {
   })
 })
 
-/** deploy/haproxy.cfg in front of two APIs on one database, one of them restarted. */
+/** The drain docker-compose.yml sets for APIs behind deploy/haproxy.cfg (docs/deploy.md). */
+const DRAIN = { SHUTDOWN_DRAIN_MS: '6000' }
+
+/** deploy/haproxy.cfg in front of two APIs on one database, restarted one after the other. */
 describe('the shipped HAProxy config during a rolling restart', () => {
   const apis: ReturnType<typeof spawnApp>[] = []
+  const ports: number[] = []
+  let env: Record<string, string>
   let balancer: Balancer
+
+  const spawnApi = async (port: number) => {
+    const api = spawnApp('api', { ...env, HOST: '127.0.0.1', PORT: String(port), ...DRAIN }, { bundle: true })
+    await api.waitForOutput('api listening', 30_000)
+    return api
+  }
+
+  /** How many times HAProxy has reported this server entering `state`. */
+  const reported = (i: number, state: 'UP' | 'DOWN') =>
+    balancer.output().split(`api/api-${i + 1} is ${state}`).length - 1
+
+  /** As an operator does it: SIGTERM, the balancer takes it out, a new process, back in. */
+  const restart = async (i: number) => {
+    const [downs, ups] = [reported(i, 'DOWN'), reported(i, 'UP')]
+    expect(await apis[i]?.signal('SIGTERM')).toBe(0)
+    await waitFor(() => reported(i, 'DOWN') > downs, { timeoutMs: 10_000, what: `api-${i + 1} taken out` })
+    apis[i] = await spawnApi(ports[i] as number)
+    await waitFor(() => reported(i, 'UP') > ups, { timeoutMs: 15_000, what: `api-${i + 1} back in` })
+  }
 
   beforeAll(async () => {
     await buildApps()
-    const env = {
+    env = {
       ...databaseEnv(await tempDatabase()),
       REDIS_URL: inject('redisUrl'),
       REDIS_PREFIX: uniquePrefix('lbroll'),
     }
-    const ports = [await freePort(), await freePort()]
-    for (const port of ports) {
-      const api = spawnApp('api', { ...env, HOST: '127.0.0.1', PORT: String(port) }, { bundle: true })
-      apis.push(api)
-      await api.waitForOutput('api listening', 30_000)
-    }
+    ports.push(await freePort(), await freePort())
+    for (const port of ports) apis.push(await spawnApi(port))
     balancer = await startBalancer(ports)
   }, 90_000)
 
@@ -110,28 +130,31 @@ describe('the shipped HAProxy config during a rolling restart', () => {
     await Promise.all(apis.map((api) => api.signal('SIGTERM')))
   })
 
-  test('an API stopped with SIGTERM costs no request an error: the other answers, before and after the health check notices', async () => {
+  test('APIs stopped with SIGTERM cost no request an error: the other answers, before and after the health check notices', async () => {
     const statuses = new Map<number, number>()
     let running = true
-    /** One client sending requests back to back, on fresh connections and reused ones alike. */
+    /**
+     * One client sending requests back to back, on fresh connections and reused ones alike. An
+     * ordinary page, not /healthz: a stopping API reports itself unhealthy there on purpose.
+     */
     const client = async () => {
       while (running) {
-        const status = await fetch(`${balancer.url}/healthz`).then(
+        const status = await fetch(`${balancer.url}/api/docs`).then(
           (res) => res.status,
           () => 0,
         )
         statuses.set(status, (statuses.get(status) ?? 0) + 1)
       }
     }
-    const clients = Array.from({ length: 4 }, client)
+    // Enough clients that the balancer holds many reused connections to each API as it stops:
+    // with no drain (SHUTDOWN_DRAIN_MS=0) a few closed under a request in every run.
+    const clients = Array.from({ length: 32 }, client)
     await waitFor(() => (statuses.get(200) ?? 0) >= 20, { what: 'answers before the restart' })
-    expect(await apis[0]!.signal('SIGTERM')).toBe(0)
-    // Two failed checks 2 s apart take it out; go on past that.
-    const stoppedAt = Date.now()
-    await waitFor(() => Date.now() - stoppedAt > 5_000, { timeoutMs: 10_000, intervalMs: 100, what: '5 s' })
+    await restart(0)
+    await restart(1)
     running = false
     await Promise.all(clients)
     console.log(`[measured] answers through a rolling restart: ${JSON.stringify(Object.fromEntries(statuses))}`)
     expect([...statuses.keys()]).toEqual([200])
-  })
+  }, 120_000)
 })

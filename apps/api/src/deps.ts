@@ -20,6 +20,8 @@ export type Deps = {
   log: Logger
   metrics: Metrics
   limiters: { login: LoginLimiter }
+  /** Set once shutdown began: /healthz then answers 503 so a balancer takes this process out. */
+  lifecycle: { draining: boolean }
 }
 
 /**

@@ -25,6 +25,12 @@ export const apiEnv = {
    */
   EVENTS_CHECK_MS: msSetting(2000, 100),
   SESSION_TTL_MS: msSetting(30 * DAY, 1000),
+  /**
+   * On SIGTERM, how long the API goes on serving (health 503, `Connection: close`) before it
+   * stops listening: behind a balancer, longer than its health check takes to take it out.
+   * 0 (a lone API): it stops at once.
+   */
+  SHUTDOWN_DRAIN_MS: msSetting(0, 0, 60_000),
   /** Set when served over HTTPS so the session cookie gets `Secure`. */
   COOKIE_SECURE: booleanSetting,
   /** Failed logins allowed per account, and per client address, in each 15-minute window. */

@@ -59,6 +59,7 @@ export const createDeps = async (config: ApiConfig, log: Logger = createLogger('
     hub,
     log,
     metrics,
+    lifecycle: { draining: false },
     limiters: {
       login: createLoginLimiter(db, {
         perAccount: config.LOGIN_LIMIT_PER_ACCOUNT,
@@ -70,6 +71,30 @@ export const createDeps = async (config: ApiConfig, log: Logger = createLogger('
   for (const queue of [deps.queue, deps.webhookQueue])
     queue.on('error', (err) => log.warn({ err: err.message }, 'queue error'))
   return { deps, subscriber }
+}
+
+/**
+ * While draining, every response ends its connection: a keep-alive connection closes right
+ * after a response, when its peer expects it, never while a balancer may be sending on it.
+ */
+const closeWhenDraining = (server: Server, lifecycle: Deps['lifecycle']) => {
+  // Before the app's listener, so the header is there whenever the app writes its head.
+  server.prependListener('request', (_req, res) => {
+    if (lifecycle.draining) res.setHeader('Connection', 'close')
+  })
+}
+
+/**
+ * The first step of a graceful shutdown behind a balancer: /healthz answers 503 while
+ * requests (and streams) are still served, for `ms`, long enough for the balancer's health
+ * check to take this process out. Only then does it stop listening and close connections,
+ * so no request of the balancer's meets a closed connection or a refused one.
+ */
+const drain = async (deps: Deps, ms: number) => {
+  deps.lifecycle.draining = true
+  if (ms === 0) return
+  deps.log.info({ ms }, 'draining')
+  await new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 export type RunningApi = Awaited<ReturnType<typeof startApi>>
@@ -152,8 +177,9 @@ export const startApi = async (
       resolve(s as Server),
     ) as Server
   })
-  // Longer than typical proxy idle timeouts (60 s), so the proxy closes first, never us mid-request.
   answerClientErrors(server)
+  closeWhenDraining(server, deps.lifecycle)
+  // Longer than typical proxy idle timeouts (60 s), so the proxy closes first, never us mid-request.
   server.keepAliveTimeout = 65_000
   server.headersTimeout = 66_000
   server.requestTimeout = 0
@@ -161,9 +187,13 @@ export const startApi = async (
   deps.log.info({ port, host: config.HOST, db: redactUrl(databaseLocation(config)) }, 'api listening')
 
   let stopped: Promise<void> | undefined
-  /** Stops accepting, ends every stream (clients reconnect elsewhere), then closes connections. */
+  /**
+   * Drains (see `drain`), then stops accepting, ends every stream (clients reconnect
+   * elsewhere) and closes connections.
+   */
   const stop = () => {
     stopped ??= (async () => {
+      await drain(deps, config.SHUTDOWN_DRAIN_MS)
       guard.stop()
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       deps.hub.closeAll()

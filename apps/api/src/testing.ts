@@ -12,6 +12,8 @@ export type TestApi = RunningApi &
   Omit<ApiClient, 'closeStreams'> & {
     /** Where its database is, for `queryDb`, `databaseEnv` or a second process on the same data. */
     database: string
+    /** The graceful shutdown SIGTERM runs, without `stop`'s cuts: for shutdown tests. */
+    shutdown: () => Promise<void>
   }
 
 /**
@@ -39,7 +41,7 @@ export const startTestApi = async (env: Record<string, string> = {}): Promise<Te
     api.server.closeAllConnections()
     await stopped
   }
-  return Object.assign(api, client, { stop: stopAll, database: databaseLocation(config) })
+  return Object.assign(api, client, { stop: stopAll, shutdown: stop, database: databaseLocation(config) })
 }
 
 /** A vitest fixture: `api` is a fresh, running API per test, stopped afterwards. */

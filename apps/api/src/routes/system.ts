@@ -42,6 +42,8 @@ const fromThisHost = (c: Context<AppEnv>) => {
 export const systemRoutes = (deps: Deps) =>
   new Hono<AppEnv>()
     .get('/healthz', async (c) => {
+      // Leaving: not ready, whatever its connections' state, so no dependency is reported.
+      if (deps.lifecycle.draining) return c.json({ ok: false, draining: true }, 503)
       const [redisOk, dbOk] = await Promise.all([redisUp(deps), dbUp(deps)])
       const redis = redisOk ? 'up' : 'down'
       const db = dbOk ? 'up' : 'down'
