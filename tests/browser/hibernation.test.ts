@@ -24,14 +24,18 @@ describe('a hibernation completing while the page is open', () => {
 
   beforeAll(async () => {
     buildWeb()
-    ;[api, browser] = await Promise.all([startTestApi({ WEB_DIST, HIBERNATION_DURATION_MS: '3000' }), launchBrowser()])
-    const { REDIS_URL, REDIS_PREFIX } = api.deps.config
-    worker = spawnApp('worker', {
-      ...databaseEnv(api.database),
-      REDIS_URL,
-      REDIS_PREFIX,
-      RECONCILE_INTERVAL_MS: '60000',
+    // The worker starts as soon as the API's database exists, while the browser launches.
+    const startApi = startTestApi({ WEB_DIST, HIBERNATION_DURATION_MS: '3000' })
+    const startWorker = startApi.then((started) => {
+      const { REDIS_URL, REDIS_PREFIX } = started.deps.config
+      return spawnApp('worker', {
+        ...databaseEnv(started.database),
+        REDIS_URL,
+        REDIS_PREFIX,
+        RECONCILE_INTERVAL_MS: '60000',
+      })
     })
+    ;[api, worker, browser] = await Promise.all([startApi, startWorker, launchBrowser()])
     await worker.waitForOutput('worker ready')
     user = await api.newUser()
     page = await browser.context.newPage()

@@ -5,18 +5,18 @@ import { buildWeb, launchBrowser, signIn, WEB_DIST, waitForText } from './suppor
 
 test('the walk: add an endpoint in the panel, hibernate a user for 5 s, a verified delivery at the receiver and in the log', async () => {
   buildWeb()
-  const [api, browser, receiver] = await Promise.all([
-    startTestApi({ WEB_DIST, WEBHOOK_ALLOW_PRIVATE: 'true' }),
+  // The worker starts as soon as the API's database exists, while the browser launches.
+  const startApi = startTestApi({ WEB_DIST, WEBHOOK_ALLOW_PRIVATE: 'true' })
+  const startWorker = startApi.then((api) => {
+    const { REDIS_URL, REDIS_PREFIX } = api.deps.config
+    return spawnApp('worker', { ...databaseEnv(api.database), REDIS_URL, REDIS_PREFIX, WEBHOOK_ALLOW_PRIVATE: 'true' })
+  })
+  const [api, worker, browser, receiver] = await Promise.all([
+    startApi,
+    startWorker,
     launchBrowser(),
     startReceiver([]),
   ])
-  const { REDIS_URL, REDIS_PREFIX } = api.deps.config
-  const worker = spawnApp('worker', {
-    ...databaseEnv(api.database),
-    REDIS_URL,
-    REDIS_PREFIX,
-    WEBHOOK_ALLOW_PRIVATE: 'true',
-  })
   try {
     await worker.waitForOutput('worker ready')
     const page = await browser.context.newPage()

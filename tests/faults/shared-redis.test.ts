@@ -171,22 +171,35 @@ describe('two deployments on one Redis and one REDIS_PREFIX', () => {
     expect(ids(stream)).toEqual((await committedEvents(dbOf(x), position)).byUser(user.id))
   })
 
-  test('the claim of a deployment that is gone lapses: a recreated database can start after 30 s', async () => {
-    const x = await systemEnv(inject('redisUrl'))
+  test('the claim of a deployment that is gone lapses: a recreated database can start once it did', async () => {
+    // The lapse is production's 30 s; the test-only setting shortens it (every process of
+    // both deployments reads it, as each would read the same production constant).
+    const ttlMs = 6000
+    const x = { ...(await systemEnv(inject('redisUrl'))), TEST_DEPLOYMENT_CLAIM_TTL_MS: String(ttlMs) }
     const first = track(await spawnApi(x))
-    await killHard(first)
-    // The same settings with a fresh database file (as after deleting ./data): a new identity.
+    // The same settings with a fresh database file (as after deleting ./data): a new identity,
+    // refused while the first deployment holds the prefix (refused before the kill, so a slow
+    // start cannot outlast the short lapse).
     const fresh = await withFreshDatabase(x)
-    await expectRefusal(track(spawnApp('api', { ...fresh, PORT: '0' })))
+    const refused = track(spawnApp('api', { ...fresh, PORT: '0' }))
+    await expectRefusal(refused)
+    expect(refused.output()).toContain(`lapses ${ttlMs / 1000} s after`)
     const redis = connectRedis(inject('redisUrl'))
-    const lapsed = Date.now()
-    await waitFor(async () => (await redis.exists(`${x.REDIS_PREFIX}:deployment`)) === 0, {
+    const claim = `${x.REDIS_PREFIX}:deployment`
+    await killHard(first)
+    const killed = Date.now()
+    // The dead deployment's claim outlives it (a fresh one would still be refused)...
+    const owner = await redis.get(claim)
+    expect(owner).not.toBeNull()
+    expect(refused.output()).toContain(`identity ${owner}`)
+    // ...and lapses within the TTL of its last renewal (one check interval before the kill at most).
+    await waitFor(async () => (await redis.exists(claim)) === 0, {
       what: 'the claim to lapse',
-      timeoutMs: 40_000,
+      timeoutMs: ttlMs + 10_000,
       intervalMs: 200,
     })
     await redis.quit()
-    expect(Date.now() - lapsed).toBeLessThan(31_000)
+    expect(Date.now() - killed).toBeLessThan(ttlMs + 1000)
     const second = track(await spawnApi(fresh))
     expect((await second.call('/healthz')).status).toBe(200)
   })

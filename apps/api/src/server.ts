@@ -144,6 +144,7 @@ export const startApi = async (
   const guard = guardDeployment({
     redis: deps.redis,
     prefix: config.REDIS_PREFIX,
+    claimTtlMs: config.TEST_DEPLOYMENT_CLAIM_TTL_MS,
     deployment: deps.queue.deployment,
     log: deps.log,
     onClash: clashed,

@@ -52,6 +52,7 @@ export const startWorker = async (
   const guard = guardDeployment({
     redis,
     prefix: config.REDIS_PREFIX,
+    claimTtlMs: config.TEST_DEPLOYMENT_CLAIM_TTL_MS,
     deployment,
     log,
     onClash: (err) => {

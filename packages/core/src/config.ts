@@ -1,4 +1,8 @@
 import { z } from 'zod'
+import { DEPLOYMENT_CHECK_MS, DEPLOYMENT_CLAIM_TTL_MS } from './deployment.js'
+
+export const msSetting = (fallback: number, min = 1, max = 365 * 24 * 3600 * 1000) =>
+  z.coerce.number().int().min(min).max(max).default(fallback)
 
 /** Settings both processes read. Each app extends this with its own. */
 export const commonEnv = {
@@ -22,10 +26,13 @@ export const commonEnv = {
     )
     .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * For tests only: how long a stopped deployment's claim on REDIS_PREFIX outlives its last
+   * process, so a test of the lapse need not wait the production 30 s. Leave it unset in
+   * production. At least two re-claim intervals, so a running process never loses its claim.
+   */
+  TEST_DEPLOYMENT_CLAIM_TTL_MS: msSetting(DEPLOYMENT_CLAIM_TTL_MS, 2 * DEPLOYMENT_CHECK_MS, DEPLOYMENT_CLAIM_TTL_MS),
 }
-
-export const msSetting = (fallback: number, min = 1, max = 365 * 24 * 3600 * 1000) =>
-  z.coerce.number().int().min(min).max(max).default(fallback)
 
 /**
  * Parses the environment once. A bad value stops the process with one line per problem,

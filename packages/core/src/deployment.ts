@@ -23,21 +23,21 @@ if owner == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return owner`
 
 export class DeploymentClash extends Error {
-  constructor(prefix: string, mine: string, owner: string) {
+  constructor(prefix: string, mine: string, owner: string, claimTtlMs = DEPLOYMENT_CLAIM_TTL_MS) {
     super(
       `REDIS_PREFIX "${prefix}" belongs to another deployment (identity ${owner}; this process's database says ${mine}). ` +
         'Two deployments, or an API and a worker that open different databases (check DATABASE_URL, or DB_PATH: a ' +
         'relative path depends on the working directory), share one Redis prefix. Give each deployment its own ' +
         'REDIS_PREFIX. ' +
-        `(A claim of a deployment whose processes all stopped lapses ${DEPLOYMENT_CLAIM_TTL_MS / 1000} s after the last one.)`,
+        `(A claim of a deployment whose processes all stopped lapses ${claimTtlMs / 1000} s after the last one.)`,
     )
     this.name = 'DeploymentClash'
   }
 }
 
 /** Claims `prefix` for `deployment` unless another holds it; resolves with the owner. */
-export const claimPrefix = async (redis: Redis, prefix: string, deployment: string) =>
-  String(await redis.eval(CLAIM, 1, deploymentKey(prefix), deployment, DEPLOYMENT_CLAIM_TTL_MS))
+export const claimPrefix = async (redis: Redis, prefix: string, deployment: string, ttlMs = DEPLOYMENT_CLAIM_TTL_MS) =>
+  String(await redis.eval(CLAIM, 1, deploymentKey(prefix), deployment, ttlMs))
 
 export type DeploymentGuard = {
   /** The first claim: resolves once Redis answered, rejects with a `DeploymentClash`. */
@@ -60,13 +60,15 @@ export const guardDeployment = (opts: {
   log: Logger
   onClash: (err: DeploymentClash) => void
   intervalMs?: number
+  /** Tests only (`TEST_DEPLOYMENT_CLAIM_TTL_MS`): a shorter lapse than `DEPLOYMENT_CLAIM_TTL_MS`. */
+  claimTtlMs?: number
 }): DeploymentGuard => {
-  const { redis, prefix, deployment, log } = opts
+  const { redis, prefix, deployment, log, claimTtlMs } = opts
   let stopped = false
   let timer: NodeJS.Timeout | undefined
   const clash = async () => {
-    const owner = await claimPrefix(redis, prefix, deployment)
-    return owner === deployment ? undefined : new DeploymentClash(prefix, deployment, owner)
+    const owner = await claimPrefix(redis, prefix, deployment, claimTtlMs)
+    return owner === deployment ? undefined : new DeploymentClash(prefix, deployment, owner, claimTtlMs)
   }
   const check = async () => {
     const err = await clash()
