@@ -65,7 +65,8 @@ export const queryDb = async <T = Record<string, unknown>>(
 ): Promise<T[]> => {
   if (/^postgres(ql)?:\/\//.test(location)) {
     let n = 0
-    return (await poolFor(location).query(sql.replace(/\?/g, () => `$${++n}`), params)).rows as T[]
+    const text = sql.replace(/\?/g, () => `$${++n}`)
+    return (await poolFor(location).query(text, params)).rows as T[]
   }
   const { default: Database } = await import('better-sqlite3')
   const db = new Database(location)
