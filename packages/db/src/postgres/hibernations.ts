@@ -84,10 +84,19 @@ const completeInTx = async (w: Write, ids: readonly string[], now: number): Prom
     .set({ status: 'completed', finishedAt: now })
     .where(and(inArray(hibernations.id, unique), eq(hibernations.status, 'scheduled'), lte(hibernations.endsAt, now)))
     .returning({ id: hibernations.id, userId: hibernations.userId })
+  // Effects record their events into each completion's list first; they are then appended
+  // completion by completion in the order of `ids`, so each completion's events have
+  // consecutive ids and the outcomes' events rise in id order, as on SQLite.
+  const later: Write['record'] = (userId, type, data, at) =>
+    ({ id: 0, userId, type, data, createdAt: at }) as DormantEvent
   const contexts = new Map<string, PostgresActivationContext>(
-    claimed.map((c) => [c.id, { ...w, userId: c.userId, hibernationId: c.id, now, events: [] }]),
+    claimed.map((c) => [c.id, { ...w, record: later, userId: c.userId, hibernationId: c.id, now, events: [] }]),
   )
   for (const effect of ACTIVATION_EFFECTS) if (contexts.size > 0) await effect.postgres([...contexts.values()])
+  for (const id of unique) {
+    const ctx = contexts.get(id)
+    if (ctx) ctx.events = ctx.events.map((e) => w.record(e.userId, e.type, e.data as never, e.createdAt))
+  }
   const others = unique.filter((id) => !contexts.has(id))
   const states = new Map(
     others.length === 0
