@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from 'vitest'
 import { closeDb, openDb } from './index.js'
 
 /**
- * The PostgreSQL pitfall (research/pg-ordering.md §4.4): a plain sequence hands ids out at
+ * The PostgreSQL pitfall (docs/architecture.md, "PostgreSQL"): a plain sequence hands ids out at
  * INSERT, so a transaction holding a lower id can commit after one holding a higher id, and
  * a reader that moved its cursor past the higher one never sees the lower. These tests drive
  * that interleaving deterministically with two sessions of their own, beneath the data

@@ -1,4 +1,4 @@
--- Event ids in commit order (docs: /work/shared/research/pg-ordering.md §4.2). A plain
+-- Event ids in commit order (docs/architecture.md, "PostgreSQL"). A plain
 -- sequence hands ids out at INSERT time, so a transaction that took id 5 can commit after
 -- one that took id 6, and a reader that already passed 6 would never see 5. Here every
 -- insert into events first takes one transaction-scoped advisory lock, held until COMMIT or

@@ -11,7 +11,7 @@ export type PgDb = NodePgDatabase<typeof schema> & { $client: pg.Pool }
 /** Drizzle inside a transaction; reads and writes of a data function accept either. */
 export type PgTx = Parameters<Parameters<PgDb['transaction']>[0]>[0]
 
-/** Per process: more connections only queue on the append lock (research §4.2 rule 2). */
+/** Per process: more connections only queue on the append lock (docs/deploy.md). */
 const POOL_SIZE = 10
 
 /** Taken by the `events_assign_id` trigger (migration 0001) for every event appended. */
@@ -29,8 +29,8 @@ const MIGRATIONS = join(
  * A client that vanishes or pauses inside a transaction would keep holding whatever it
  * locked, the append lock included, until TCP gives up (2 h): the server ends such a
  * session after 10 s instead; and a statement waiting on a lock (the append lock included)
- * gives up after 5 s, so a stuck holder yields errors, not an unbounded queue (research §4.2
- * rule 2). Session settings, not `SET LOCAL`: one round trip less per transaction.
+ * gives up after 5 s, so a stuck holder yields errors, not an unbounded queue
+ * (docs/architecture.md). Session settings, not `SET LOCAL`: one round trip less per transaction.
  */
 const SESSION_OPTIONS = '-c idle_in_transaction_session_timeout=10000 -c lock_timeout=5000'
 
@@ -75,7 +75,7 @@ export type Write = {
  * Runs `fn` in one READ COMMITTED transaction, then inserts every event it recorded in ONE
  * multi-row INSERT as the transaction's last statement. The insert takes the append lock,
  * which every other appender then waits on until COMMIT: nothing may run after it
- * (research §4.2 rule 1), and taking it last also means no appender ever holds it while
+ * (docs/architecture.md), and taking it last also means no appender ever holds it while
  * waiting for a row lock, which could deadlock.
  */
 export const write = <T>(db: PgDb, fn: (w: Write) => Promise<T>): Promise<T> =>
