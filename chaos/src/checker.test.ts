@@ -47,7 +47,7 @@ const aliceStream = (): Connection => ({
   client: 'alice',
   userId: 'alice',
   cookie: 'sa',
-  api: 0,
+  via: 'api0',
   openedAt: 900,
   status: 200,
   stalled: false,

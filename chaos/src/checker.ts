@@ -86,7 +86,7 @@ const versionAt = (db: DbState, userId: string, afterId: number) => {
 const checkStream = (history: History, conn: Connection, db: DbState, events: Map<number, DbEvent>): Violation[] => {
   const out: Violation[] = []
   const at = (f: Frame, what: string) =>
-    `stream ${conn.id} (${conn.client}, api ${conn.api}) frame ${f.id ?? '-'}: ${what}`
+    `stream ${conn.id} (${conn.client}, via ${conn.via}) frame ${f.id ?? '-'}: ${what}`
   const never = new Set(history.neverReadTransactions)
   let lastPos = -1
   let version: number | undefined
@@ -181,7 +181,7 @@ const checkRevocations = (history: History, events: Map<number, DbEvent>): Viola
   for (const r of history.revocations) {
     for (const conn of history.connections) {
       if (conn.cookie !== r.cookie || conn.status !== 200) continue
-      const where = `stream ${conn.id} (${conn.client}, api ${conn.api}) of a session revoked at ${r.returnedAt}`
+      const where = `stream ${conn.id} (${conn.client}, via ${conn.via}) of a session revoked at ${r.returnedAt}`
       if (conn.openedAt > r.returnedAt) {
         out.push({ kind: 'revocation', detail: `${where}: opened after the revocation` })
         continue

@@ -11,7 +11,8 @@ export type Connection = {
   userId: string
   /** The session cookie it was opened with. */
   cookie: string
-  api: number
+  /** Where it was opened: the balancer, or the API it went to directly. */
+  via: string
   lastEventId?: string
   openedAt: number
   status: number

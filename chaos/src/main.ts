@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { randomInt } from 'node:crypto'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     db: { type: 'string', default: 'sqlite' },
     check: { type: 'string' },
+    direct: { type: 'boolean', default: false },
   },
 })
 if (values.check) {
@@ -40,11 +42,13 @@ const seed = values.seed === undefined ? randomInt(2 ** 31) : Number(values.seed
 const kind = values.db as DbKind
 if (!Number.isInteger(seed) || !(seconds > 0) || !['sqlite', 'postgres'].includes(kind)) {
   process.stderr.write(
-    'usage: npm run chaos -- [--seconds N] [--seed S] [--db sqlite|postgres] | --check <history.json>\n',
+    'usage: npm run chaos -- [--seconds N] [--seed S] [--db sqlite|postgres] [--direct] | --check <history.json>\n',
   )
   process.exit(2)
 }
-const replay = `npm run chaos -- --seconds ${seconds} --seed ${seed} --db ${kind}`
+// Clients go through deploy/haproxy.cfg, as in a deployment, wherever HAProxy is installed.
+const balanced = !values.direct && spawnSync('sh', ['-c', 'command -v haproxy'], { stdio: 'ignore' }).status === 0
+const replay = `npm run chaos -- --seconds ${seconds} --seed ${seed} --db ${kind}${balanced ? '' : ' --direct'}`
 say(`seed ${seed} (replay: ${replay})`)
 
 let db: ProvisionedDb
@@ -71,13 +75,19 @@ const env: Record<string, string> = {
   // Short retention: reconnects from old ids meet pruned events and must get a reset snapshot.
   EVENTS_RETENTION_MS: String(EVENTS_RETENTION_MS),
   LOG_LEVEL: 'info',
+  // Behind the balancer, as docker-compose.yml runs them: a SIGTERM'd API drains (its /healthz
+  // answers 503) until HAProxy has taken it out, and sign-ins are counted per client address.
+  ...(balanced ? { SHUTDOWN_DRAIN_MS: '6000', TRUST_PROXY_HOPS: '1' } : {}),
 }
 const apis = rng.int(2, 3)
-const topo = await startTopology({ apis, workers: 2, env, logDir }).catch(async (err) => {
+const topo = await startTopology({ apis, workers: 2, env, logDir, balancer: balanced }).catch(async (err) => {
   await db.cleanup()
   throw err
 })
-say(`${apis} APIs, 2 workers, Redis (AOF) on ${topo.redis.port}, ${db.describe}; logs in ${logDir}`)
+const front = topo.balancer
+  ? `clients through HAProxy on ${topo.balancer.url}`
+  : `clients straight to the APIs${values.direct ? '' : ' (no haproxy installed)'}`
+say(`${apis} APIs, 2 workers, Redis (AOF) on ${topo.redis.port}, ${db.describe}, ${front}; logs in ${logDir}`)
 // Whatever ends this process (an error included), no API, worker or Redis outlives it.
 process.once('exit', () => {
   for (const m of topo.members) m.proc?.child.kill('SIGKILL')

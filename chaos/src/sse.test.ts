@@ -20,7 +20,7 @@ const connection = (extra: Partial<Connection> = {}): Connection => ({
   client: 'c',
   userId: 'u',
   cookie: 's=1',
-  api: 0,
+  via: 'api0',
   openedAt: Date.now(),
   status: 0,
   frames: [],

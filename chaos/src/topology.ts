@@ -1,6 +1,15 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type AppProcess, freePort, type RedisServer, spawnApp, startRedisServer } from '@dormant/testing'
+import {
+  type AppProcess,
+  type Balancer,
+  freePort,
+  type RedisServer,
+  spawnApp,
+  startBalancer,
+  startRedisServer,
+} from '@dormant/testing'
+import type { Rng } from './prng.js'
 import { startProxy, type TcpProxy } from './proxy.js'
 
 /** One API or worker, with the proxy it reaches Redis through; restarted in place after a fault. */
@@ -25,7 +34,14 @@ export type Topology = {
   members: Member[]
   start(member: Member): Promise<void>
   stop(member: Member, signal: 'SIGKILL' | 'SIGTERM'): Promise<void>
-  apiUrl(member: Member): string
+  /** HAProxy from deploy/haproxy.cfg in front of the APIs, when it is installed. */
+  balancer: Balancer | undefined
+  /**
+   * Where a client sends a request or opens a stream: the balancer when there is one (as in
+   * a deployment), otherwise an API drawn from `r`. The draw is made either way, so a seed
+   * draws the same sequence with or without the balancer.
+   */
+  entry(r: Rng): { via: string; url: string }
   shutdown(): Promise<void>
 }
 
@@ -46,6 +62,7 @@ export const startTopology = async (opts: {
   workers: number
   env: Record<string, string>
   logDir: string
+  balancer: boolean
 }): Promise<Topology> => {
   const redis = await startRedisServer({ appendonly: true })
   const member = async (kind: 'api' | 'worker', i: number): Promise<Member> => ({
@@ -103,13 +120,15 @@ export const startTopology = async (opts: {
   }, 1000)
 
   // A process that did not come up must not outlive the run: nothing else knows of them yet.
-  await Promise.all(members.map(start)).catch(async (err) => {
+  const abandon = async (err: unknown): Promise<never> => {
     clearInterval(sampler)
     for (const m of members) m.proc?.child.kill('SIGKILL')
     await Promise.all(members.map((m) => m.proxy.close()))
     await redis.destroy()
     throw err
-  })
+  }
+  await Promise.all(members.map(start)).catch(abandon)
+  const balancer = opts.balancer ? await startBalancer(apis.map((m) => m.port)).catch(abandon) : undefined
   return {
     redis,
     apis,
@@ -117,10 +136,18 @@ export const startTopology = async (opts: {
     members,
     start,
     stop,
-    apiUrl: (m) => `http://127.0.0.1:${m.port}`,
+    balancer,
+    entry: (r) => {
+      const api = r.pick(apis)
+      return balancer ? { via: 'balancer', url: balancer.url } : { via: api.name, url: `http://127.0.0.1:${api.port}` }
+    },
     shutdown: async () => {
       clearInterval(sampler)
       await Promise.all(members.map((m) => stop(m, 'SIGTERM')))
+      if (balancer) {
+        writeFileSync(join(opts.logDir, 'haproxy.log'), balancer.output())
+        await balancer.stop()
+      }
       await Promise.all(members.map((m) => m.proxy.close()))
       await redis.destroy()
     },

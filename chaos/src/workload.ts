@@ -46,7 +46,7 @@ export const createWorkload = (topo: Topology, rng: Rng, opts: { users: number }
   let stalled = 0
   const handles = new Set<StreamHandle>()
 
-  const call = (r: Rng, path: string, init: CallInit = {}) => callApi(topo.apiUrl(r.pick(topo.apis)), path, init)
+  const call = (r: Rng, path: string, init: CallInit = {}) => callApi(topo.entry(r).url, path, init)
 
   /** Signs in, retrying through faults until it works or the run stops. */
   const login = async (r: Rng, email: string, password: string) => {
@@ -77,13 +77,13 @@ export const createWorkload = (topo: Topology, rng: Rng, opts: { users: number }
     r: Rng,
     onFrame?: (frame: Frame) => void,
   ) => {
-    const api = r.int(0, topo.apis.length - 1)
+    const { via, url } = topo.entry(r)
     const conn: Connection = {
       id: ++connectionIds,
       client,
       userId,
       cookie,
-      api,
+      via,
       ...(lastEventId === undefined ? {} : { lastEventId }),
       openedAt: Date.now(),
       status: 0,
@@ -91,8 +91,7 @@ export const createWorkload = (topo: Topology, rng: Rng, opts: { users: number }
       stalled: false,
     }
     record.connections.push(conn)
-    const url = `${topo.apiUrl(topo.apis[api] ?? topo.apis[0]!)}/api/events`
-    const handle = openStream(url, conn, onFrame)
+    const handle = openStream(`${url}/api/events`, conn, onFrame)
     handles.add(handle)
     void handle.ended.then(() => handles.delete(handle))
     return handle

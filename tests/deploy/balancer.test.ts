@@ -1,9 +1,11 @@
 import {
   apiClient,
+  type Balancer,
   databaseEnv,
   freePort,
   SseRecorder,
   spawnApp,
+  startBalancer,
   tempDatabase,
   tempDir,
   uniquePrefix,
@@ -11,7 +13,6 @@ import {
 } from '@dormant/testing'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import { buildApps } from '../../scripts/build-apps.mjs'
-import { type Balancer, startBalancer } from './balancer.js'
 
 const ADMIN = { email: 'admin@example.com', password: 'admin-password-42' }
 

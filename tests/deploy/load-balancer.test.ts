@@ -2,9 +2,11 @@ import {
   type ApiClient,
   type AppProcess,
   apiClient,
+  type Balancer,
   databaseEnv,
   freePort,
   spawnApp,
+  startBalancer,
   tempDatabase,
   tempDir,
   testBackend,
@@ -23,7 +25,6 @@ import {
   waitForPermission,
   waitForText,
 } from '../browser/support.js'
-import { type Balancer, startBalancer } from './balancer.js'
 
 const ADMIN = { email: 'admin@example.com', password: 'admin-password-42' }
 const USER_PASSWORD = 'user-password-42'

@@ -1,6 +1,7 @@
 import './provided.js'
 
 export * from './api-client.js'
+export * from './balancer.js'
 export * from './database.js'
 
 export * from './ports.js'

@@ -1,7 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { freePort, REPO_ROOT, tempDir, waitFor } from '@dormant/testing'
+import { freePort } from './ports.js'
+import { REPO_ROOT } from './process.js'
+import { tempDir } from './temp.js'
+import { waitFor } from './wait.js'
 
 /**
  * `deploy/haproxy.cfg` with only its addresses changed: it listens on `port` on loopback
