@@ -95,7 +95,10 @@ process.once('exit', () => {
 })
 process.once('SIGINT', () => {
   say('interrupted: stopping the processes')
-  void topo.shutdown().finally(() => process.exit(130))
+  void topo
+    .shutdown()
+    .then(() => db.cleanup())
+    .finally(() => process.exit(130))
 })
 
 const workload = createWorkload(topo, rng, { users: rng.int(5, 8) })
