@@ -1,6 +1,9 @@
 // Bundles the API and the worker into plain JavaScript (apps/*/dist/index.js) for running
 // in production: our workspace packages are inlined, npm dependencies stay external. Running
 // the TypeScript through tsx instead keeps a loader thread that costs CPU even when idle.
+import { randomUUID } from 'node:crypto'
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
@@ -15,9 +18,13 @@ const externalDependencies = {
   },
 }
 
-/** Bundles one TypeScript entry point into one JavaScript file. */
-export const bundle = (entry, outfile) =>
-  build({
+/**
+ * Bundles one TypeScript entry point into one JavaScript file. Each output is written to a
+ * temporary file and renamed over the old one, so a process starting while another build
+ * runs (two campaigns, a test and a restart) loads one whole bundle, never a half-written one.
+ */
+export const bundle = async (entry, outfile) => {
+  const { outputFiles } = await build({
     entryPoints: [entry],
     outfile,
     bundle: true,
@@ -27,7 +34,15 @@ export const bundle = (entry, outfile) =>
     sourcemap: true,
     logLevel: 'warning',
     plugins: [externalDependencies],
+    write: false,
   })
+  for (const { path, contents } of outputFiles) {
+    mkdirSync(dirname(path), { recursive: true })
+    const temporary = `${path}.${process.pid}-${randomUUID()}.tmp`
+    writeFileSync(temporary, contents)
+    renameSync(temporary, path)
+  }
+}
 
 export const buildApps = async (apps = APPS) => {
   for (const app of apps) await bundle(`${root}apps/${app}/src/index.ts`, `${root}apps/${app}/dist/index.js`)
