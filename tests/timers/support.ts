@@ -79,19 +79,21 @@ export const startTimerSystem = async (options: { redisUrl?: string; workerEnv?:
     hibernate,
     hibernateDirect,
     counts: (h: { id: string }) => countsOf(location, h.id),
+    /** `countsOf` for every hibernation, keyed by id: for many at once. */
+    countsAll: () => countsOfAll(location),
     /** Those of `hs` whose completion is committed. */
     completedAmong: async <H extends { id: string }>(hs: H[]) => {
-      const counts = await Promise.all(hs.map((h) => countsOf(location, h.id)))
-      return hs.filter((_, i) => counts[i]?.status === 'completed')
+      const status = await statuses(location)
+      return hs.filter((h) => status.get(h.id) === 'completed')
     },
     /** Resolves when none of `hs` is still scheduled. */
     settled: (hs: { id: string }[], timeoutMs = 20_000) =>
       waitFor(
-        async () => (await Promise.all(hs.map((h) => countsOf(location, h.id)))).every((c) => c.status !== 'scheduled'),
-        {
-          timeoutMs,
-          what: 'hibernations settled',
+        async () => {
+          const status = await statuses(location)
+          return hs.every((h) => status.get(h.id) !== 'scheduled')
         },
+        { timeoutMs, what: 'hibernations settled' },
       ),
     stop: async () => {
       await Promise.all(workers.map((w) => w.signal('SIGKILL')))
@@ -126,6 +128,40 @@ export const countsOf = async (location: string, hibernationId: string) => {
   )
   if (!row) throw new Error(`no hibernation ${hibernationId}`)
   return row
+}
+
+type Counts = Awaited<ReturnType<typeof countsOf>>
+
+/** Every hibernation's status, by id: one statement, however many there are. */
+const statuses = async (location: string) =>
+  new Map(
+    (await queryDb<{ id: string; status: string }>(location, 'select id, status from hibernations')).map((r) => [
+      r.id,
+      r.status,
+    ]),
+  )
+
+/**
+ * `countsOf` for every hibernation, keyed by id, in two statements: checking thousands of
+ * hibernations one query each would scan the events table once per hibernation.
+ */
+export const countsOfAll = async (location: string): Promise<Map<string, Counts>> => {
+  const rows = await queryDb<Omit<Counts, 'completedEvents'> & { id: string }>(
+    location,
+    `select h.id, h.status, u.status as "userStatus", u.goal,
+       (select cast(count(*) as integer) from transactions t where t.hibernation_id = h.id) as transactions
+     from hibernations h join users u on u.id = h.user_id`,
+  )
+  const completed = new Map<string, number>()
+  const events = await queryDb<{ data: string }>(
+    location,
+    `select data from events where type = 'hibernation.completed'`,
+  )
+  for (const { data } of events) {
+    const { hibernationId } = JSON.parse(data) as { hibernationId: string }
+    completed.set(hibernationId, (completed.get(hibernationId) ?? 0) + 1)
+  }
+  return new Map(rows.map(({ id, ...row }) => [id, { ...row, completedEvents: completed.get(id) ?? 0 }]))
 }
 
 export const COMPLETED_ONCE = {
