@@ -8,7 +8,7 @@ import { BackendUnavailable, type DbKind, type ProvisionedDb, provisionDb } from
 import type { History } from './history.js'
 import { createNemesis } from './nemesis.js'
 import { createRng } from './prng.js'
-import { coverage, summary } from './report.js'
+import { coverage, streamRecovery, summary } from './report.js'
 import { recheck, saveRun } from './saved.js'
 import { SETTINGS, startTopology } from './topology.js'
 import { ADMIN, createWorkload } from './workload.js'
@@ -170,6 +170,7 @@ process.stdout.write(
     members: topo.members,
     violations,
     coverage: coverage(history),
+    recovery: streamRecovery(history, nemesis.faults),
   })}\n\n`,
 )
 const shown = new Map<string, number>()

@@ -22,6 +22,33 @@ const spread = (values: number[]) => {
   return `min ${s[0]} / median ${s[Math.floor(s.length / 2)]} / max ${s.at(-1)} ms`
 }
 
+/**
+ * How long a client was without its stream: from each stream the server ended (or that
+ * broke) to the first frame of that client's next stream, by the fault under way when it
+ * ended (or none: a lifetime's end, a sign-out). Includes the client's own 100–800 ms wait.
+ */
+export const streamRecovery = (history: History, faults: FaultLog[]): [string, string][] => {
+  const byClient = new Map<string, History['connections']>()
+  for (const c of history.connections) byClient.set(c.client, [...(byClient.get(c.client) ?? []), c])
+  const gaps = new Map<string, number[]>()
+  for (const conns of byClient.values()) {
+    conns.sort((a, b) => a.openedAt - b.openedAt)
+    conns.forEach((c, i) => {
+      if (c.closedBy !== 'server' || c.status !== 200 || c.closedAt === undefined) return
+      const closedAt = c.closedAt
+      const next = conns.slice(i + 1).find((d) => d.status === 200 && d.frames.length > 0)
+      if (!next) return
+      const fault = faults.find((f) => f.at - 100 <= closedAt && closedAt <= f.at + f.recoveredMs + 1000)
+      const key = fault?.kind ?? '(no fault)'
+      gaps.set(key, [...(gaps.get(key) ?? []), (next.frames[0]?.at ?? closedAt) - closedAt])
+    })
+  }
+  return sorted(new Map([...gaps].map(([k, v]) => [k, v.length]))).map(([k, n]) => [
+    k,
+    `${n} streams: ${spread(gaps.get(k) ?? [])}`,
+  ])
+}
+
 /** The end-of-run summary: operations, faults, recovery, memory, violations. */
 export const summary = (input: {
   ops: Map<string, number>
@@ -30,6 +57,8 @@ export const summary = (input: {
   violations: Violation[]
   /** What the checker had to work on: streams by opening, cancels and revocations judged. */
   coverage: [string, number][]
+  /** `streamRecovery` of the run. */
+  recovery: [string, string][]
 }) => {
   const faultKinds = tally(input.faults.map((f) => f.kind))
   const recovery = [...faultKinds.keys()].map((k): [string, string] => [
@@ -45,6 +74,7 @@ export const summary = (input: {
     table('checked', input.coverage),
     table('fault', sorted(faultKinds)),
     table('fault duration (fault to healed)', recovery),
+    table('stream ended → next stream served, by fault', input.recovery),
     table('process: restart, stop, memory', ready),
     table('violation', sorted(tally(input.violations.map((v) => v.kind)))),
   ].join('\n\n')
