@@ -22,6 +22,9 @@ test('a stream the server ended counts until the first frame of that client’s 
       conn({ id: 2, openedAt: 1200, status: 502 }),
       conn({ id: 3, openedAt: 1500, frames: [frame(1700)], closedAt: 5000, closedBy: 'server' }),
       conn({ id: 4, openedAt: 5200, frames: [frame(5300)], closedAt: 9000, closedBy: 'client' }),
+      // replaced by a reconnect before the server ended it: no time without a stream
+      conn({ id: 6, client: 'user2', openedAt: 0, frames: [frame(5)], closedAt: 1000, closedBy: 'server' }),
+      conn({ id: 7, client: 'user2', openedAt: 950, frames: [frame(960)] }),
       // another client's stream ended by a fault, never followed by one of its own
       conn({ id: 5, client: 'user1', openedAt: 0, frames: [frame(5)], closedAt: 1000, closedBy: 'server' }),
     ],

@@ -25,7 +25,8 @@ const spread = (values: number[]) => {
 /**
  * How long a client was without its stream: from each stream the server ended (or that
  * broke) to the first frame of that client's next stream, by the fault under way when it
- * ended (or none: a lifetime's end, a sign-out). Includes the client's own 100–800 ms wait.
+ * ended (or none: a lifetime's end). Streams the client had already replaced do not count.
+ * Includes the client's own wait before it reconnects.
  */
 export const streamRecovery = (history: History, faults: FaultLog[]): [string, string][] => {
   const byClient = new Map<string, History['connections']>()
@@ -36,7 +37,10 @@ export const streamRecovery = (history: History, faults: FaultLog[]): [string, s
     conns.forEach((c, i) => {
       if (c.closedBy !== 'server' || c.status !== 200 || c.closedAt === undefined) return
       const closedAt = c.closedAt
-      const next = conns.slice(i + 1).find((d) => d.status === 200 && d.frames.length > 0)
+      const later = conns.slice(i + 1)
+      // Already replaced (a reconnect, a new sign-in): the client was never without a stream.
+      if (later.some((d) => d.openedAt < closedAt)) return
+      const next = later.find((d) => d.status === 200 && d.frames.length > 0)
       if (!next) return
       const fault = faults.find((f) => f.at - 100 <= closedAt && closedAt <= f.at + f.recoveredMs + 1000)
       const key = fault?.kind ?? '(no fault)'
