@@ -8,19 +8,25 @@ import { waitFor } from './wait.js'
 
 /**
  * `deploy/haproxy.cfg` with only its addresses changed: it listens on `port` on loopback
- * and balances over the given API ports. Every other setting is the deployment's own.
+ * and balances over the given API ports. Every other setting is the deployment's own. Each
+ * shipped `server api-1<suffix> <address> <options>` line (the checked one, the unchecked
+ * fallback) becomes one such line per API port, in its place; the other APIs' lines go.
  */
 export const balancerConfig = (port: number, apiPorts: number[]) => {
   const shipped = readFileSync(join(REPO_ROOT, 'deploy/haproxy.cfg'), 'utf8')
-  const servers = apiPorts.map((p, i) => `  server api-${i + 1} 127.0.0.1:${p}`).join('\n')
   const lines = shipped.split('\n')
+  const isServer = (line: string) => /^\s*server\s/.test(line)
+  const template = /^\s*server\s+api-1(\S*)\s+\S+(.*)$/
   const binds = lines.filter((l) => /^\s*bind\s/.test(l)).length
-  const firstServer = lines.findIndex((l) => /^\s*server\s/.test(l))
-  if (binds !== 1 || firstServer === -1) throw new Error('deploy/haproxy.cfg: expected one bind line and server lines')
-  const swap = (line: string, i: number) => {
+  const servers = lines.filter(isServer)
+  if (binds !== 1 || !servers.some((l) => template.test(l)) || !servers.every((l) => /^\s*server\s+api-\d/.test(l))) {
+    throw new Error('deploy/haproxy.cfg: expected one bind line and server lines named api-<n>')
+  }
+  const swap = (line: string) => {
     if (/^\s*bind\s/.test(line)) return [`  bind 127.0.0.1:${port}`]
-    if (/^\s*server\s/.test(line)) return i === firstServer ? [servers] : []
-    return [line]
+    if (!isServer(line)) return [line]
+    const [, suffix, options] = template.exec(line) ?? []
+    return suffix === undefined ? [] : apiPorts.map((p, i) => `  server api-${i + 1}${suffix} 127.0.0.1:${p}${options}`)
   }
   return lines.flatMap(swap).join('\n')
 }

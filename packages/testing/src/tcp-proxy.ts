@@ -8,9 +8,10 @@ export type TcpProxy = {
   /**
    * A partition: bytes in both directions are dropped and new connections are accepted but
    * go nowhere, so the client notices nothing until its own timeouts (a real network split,
-   * not a crash that resets connections).
+   * not a crash that resets connections). With `refuse`, a server that is down instead (as
+   * one restarting is): open connections are reset and new ones are closed at once.
    */
-  partition(): void
+  partition(mode?: 'blackhole' | 'refuse'): void
   /** Ends the partition: the connections that lived through it are reset (as a timeout would) and new ones pass. */
   heal(): void
   close(): Promise<void>
@@ -21,9 +22,10 @@ export const startTcpProxy = async (target: { host?: string; port: number }, sch
   const host = target.host ?? '127.0.0.1'
   const port = await freePort()
   const pairs = new Set<[Socket, Socket | undefined]>()
-  let cut = false
+  let cut: 'blackhole' | 'refuse' | undefined
 
   const server: Server = createServer((client) => {
+    if (cut === 'refuse') return void client.resetAndDestroy()
     const pair: [Socket, Socket | undefined] = [client, undefined]
     pairs.add(pair)
     const drop = () => {
@@ -48,11 +50,17 @@ export const startTcpProxy = async (target: { host?: string; port: number }, sch
   return {
     url: `${scheme}://127.0.0.1:${port}`,
     port,
-    partition() {
-      cut = true
+    partition(mode = 'blackhole') {
+      cut = mode
+      if (mode === 'blackhole') return
+      for (const [client, upstream] of [...pairs]) {
+        client.resetAndDestroy()
+        upstream?.destroy()
+      }
+      pairs.clear()
     },
     heal() {
-      cut = false
+      cut = undefined
       for (const [client, upstream] of [...pairs]) {
         client.resetAndDestroy()
         upstream?.destroy()
