@@ -10,7 +10,9 @@ test('prunes in bounded batches, letting the event loop run between them', async
   db = await openDb(await tempDatabase())
   const created = await createUser(db, { email: 'a@example.com', passwordHash: 'x', permissions: [] })
   if ('error' in created) throw new Error(created.error)
-  for (let i = 0; i < 45; i++) await setPermissions(db, created.user.id, i % 2 ? ['reports.view'] : [])
+  // Fifteen batches: the watcher below must see several of them land, even on a loaded machine
+  // where each of its reads may span more than one batch.
+  for (let i = 0; i < 150; i++) await setPermissions(db, created.user.id, i % 2 ? ['reports.view'] : [])
   const last = await latestEventId(db)
   const options = { retentionMs: 1000, intervalMs: 100, batch: 10 }
   // The first round only marks: nothing is a retention old by the housekeeper's own clock yet.
