@@ -1,4 +1,3 @@
-import { SESSION_VIEW_LOCK, SESSION_VIEW_WAIT_MS } from '@dormant/client'
 import { completeHibernation, startHibernation } from '@dormant/db'
 import { waitFor } from '@dormant/testing'
 import type { Page } from 'playwright-core'
@@ -86,38 +85,33 @@ const slowToHearSignIn = (ms: number) => `(() => {
   }
 })()`
 
-/** The view lock's requests waiting in this browser, by mode. */
-const waitingForView = (page: Page) =>
-  page.evaluate(async (name) => {
-    const { pending = [] } = await navigator.locks.query()
-    return pending.filter((lock) => lock.name === name).map((lock) => lock.mode)
-  }, SESSION_VIEW_LOCK)
+/** The Web Lock a tab holds while it shows a user's data, and a sign-in's longest wait for it. */
+const VIEW_LOCK = 'dormant session view'
+const VIEW_WAIT_MS = 2_000
+
+/** The view lock's requests waiting in this browser, by mode, in queue order. */
+const waitingForView = (page: Page): Promise<string[]> =>
+  page.evaluate(`navigator.locks.query().then(({ pending }) =>
+    pending.filter((lock) => lock.name === '${VIEW_LOCK}').map((lock) => lock.mode))`)
 
 /**
  * Takes the view lock in `page` as a page showing a user's data does, and keeps it until
  * `letGo` (never, if not called): a tab that does not let go when told to.
  */
 const holdView = async (page: Page) => {
-  await page.evaluate(
-    (name) =>
-      new Promise<void>((held) => {
-        void navigator.locks.request(name, { mode: 'shared' }, () => {
-          held()
-          return new Promise<void>((release) => {
-            ;(globalThis as unknown as { letGo: () => void }).letGo = release
-          })
-        })
-      }),
-    SESSION_VIEW_LOCK,
-  )
+  await page.evaluate(`new Promise((held) => {
+    navigator.locks.request('${VIEW_LOCK}', { mode: 'shared' }, () => {
+      held()
+      return new Promise((release) => { globalThis.letGo = release })
+    })
+  })`)
   return {
     /** Lets go, and says whether a sign-in was still waiting for it then. */
-    letGo: () =>
-      page.evaluate(async (name) => {
-        const { pending = [] } = await navigator.locks.query()
-        ;(globalThis as unknown as { letGo: () => void }).letGo()
-        return pending.some((lock) => lock.name === name && lock.mode === 'exclusive')
-      }, SESSION_VIEW_LOCK),
+    letGo: (): Promise<boolean> =>
+      page.evaluate(`navigator.locks.query().then(({ pending }) => {
+        globalThis.letGo()
+        return pending.some((lock) => lock.name === '${VIEW_LOCK}' && lock.mode === 'exclusive')
+      })`),
   }
 }
 
@@ -271,7 +265,7 @@ describe('two people, one browser profile', () => {
     const sent: number = await second.evaluate(
       `performance.getEntriesByName(location.origin + '/api/auth/login')[0].startTime`,
     )
-    expect(sent - submitted).toBeGreaterThanOrEqual(SESSION_VIEW_WAIT_MS)
+    expect(sent - submitted).toBeGreaterThanOrEqual(VIEW_WAIT_MS)
   })
 
   test("B signing in outside the app's pages (same cookie jar) ends A's page too", async () => {
