@@ -238,11 +238,11 @@ describe('two people, one browser profile', () => {
     const slow = await holdView(first)
     const second = await browser.context.newPage()
     await second.goto(`${api.url}/login`)
+    const opened = await browser.context.newPage()
     await submitSignIn(second, b.email)
     await expect.poll(() => waitingForView(second)).toEqual(['exclusive'])
 
     // The cookie is still A's: a page shown now would be A's.
-    const opened = await browser.context.newPage()
     await opened.goto(`${api.url}/`)
     await expect.poll(() => waitingForView(opened)).toEqual(['exclusive', 'shared'])
     expect(await slow.letGo()).toBe(true)
