@@ -253,7 +253,7 @@ describe('two people, one browser profile', () => {
     expect((await seen(opened)).emails).not.toContain(a.email)
   })
 
-  test('a tab that never lets go delays a sign-in elsewhere by a bounded wait only', async () => {
+  test('a tab that never lets go of the view holds a sign-in elsewhere back by the bounded wait only', async () => {
     const first = await aOnFirstTab()
     await holdView(first)
     const second = await browser.context.newPage()
