@@ -53,6 +53,75 @@ const screensSince = (all: Seen['screens'], person: Person) => {
   return first === -1 ? [] : all.slice(first)
 }
 
+/**
+ * A's rows left every tab of `aTabs` before B's sign-in on `signingIn` was answered (its
+ * answer carries B's cookie), judged on the clock all pages share; then forgets what they saw.
+ */
+const expectDroppedBeforeAnswered = async (aTabs: Page[], signingIn: Page, aRows: string[]) => {
+  const answered: number = await signingIn.evaluate(
+    `performance.timeOrigin + performance.getEntriesByName(location.origin + '/api/auth/login')[0].responseStart`,
+  )
+  for (const tab of aTabs) {
+    const { screens } = await seen(tab)
+    const gone = screens[screens.findLastIndex((s) => shownAny(s.rows, aRows).length > 0) + 1]!
+    console.log(`A's rows left a tab ${(answered - gone.at).toFixed(1)} ms before B's sign-in was answered`)
+    expect(gone.at).toBeLessThan(answered)
+    await forgetSeen(tab)
+  }
+}
+
+/**
+ * Runs in a document before the app: when the first "changing" arrives the tab's main thread
+ * is busy for `ms` before the app hears it (the app's channel is created later, so it is
+ * told later), as a tab of a loaded machine is.
+ */
+const slowToHearSignIn = (ms: number) => `(() => {
+  const channel = new BroadcastChannel('dormant session')
+  channel.onmessage = ({ data }) => {
+    if (data.kind !== 'changing') return
+    channel.close()
+    const end = performance.now() + ${ms}
+    while (performance.now() < end) {}
+  }
+})()`
+
+/** The Web Lock a tab holds while it shows a user's data, and a sign-in's longest wait for it. */
+const VIEW_LOCK = 'dormant session view'
+const VIEW_WAIT_MS = 2_000
+
+/** The view lock's requests waiting in this browser, by mode, in queue order. */
+const waitingForView = (page: Page): Promise<string[]> =>
+  page.evaluate(`navigator.locks.query().then(({ pending }) =>
+    pending.filter((lock) => lock.name === '${VIEW_LOCK}').map((lock) => lock.mode))`)
+
+/**
+ * Takes the view lock in `page` as a page showing a user's data does, and keeps it until
+ * `letGo` (never, if not called): a tab that does not let go when told to.
+ */
+const holdView = async (page: Page) => {
+  await page.evaluate(`new Promise((held) => {
+    navigator.locks.request('${VIEW_LOCK}', { mode: 'shared' }, () => {
+      held()
+      return new Promise((release) => { globalThis.letGo = release })
+    })
+  })`)
+  return {
+    /** Lets go, and says whether a sign-in was still waiting for it then. */
+    letGo: (): Promise<boolean> =>
+      page.evaluate(`navigator.locks.query().then(({ pending }) => {
+        globalThis.letGo()
+        return pending.some((lock) => lock.name === '${VIEW_LOCK}' && lock.mode === 'exclusive')
+      })`),
+  }
+}
+
+/** Fills the login form of `page` (on /login) and submits it, without waiting for the outcome. */
+const submitSignIn = async (page: Page, email: string) => {
+  await page.getByLabel('Email').fill(email)
+  await page.getByLabel('Password').fill(USER_PASSWORD)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+}
+
 /** The history rows on screen now. */
 const rowsShown = (page: Page): Promise<string[]> =>
   page.evaluate(`[...document.querySelectorAll('[data-transaction-id]')].map((el) => el.dataset.transactionId)`)
@@ -128,18 +197,7 @@ describe('two people, one browser profile', () => {
     for (const tab of aTabs) {
       await waitFor(async () => shownAny(await rowsShown(tab), a.rows).length === 0, { what: "A's rows to go" })
     }
-    // When B's sign-in answer (and its cookie) reached the browser: resource timing, on the
-    // clock all pages share. A's tabs drop A's rows before that, when the sign-in starts.
-    const answered: number = await second.evaluate(
-      `performance.timeOrigin + performance.getEntriesByName(location.origin + '/api/auth/login')[0].responseStart`,
-    )
-    for (const tab of aTabs) {
-      const { screens } = await seen(tab)
-      const gone = screens[screens.findLastIndex((s) => shownAny(s.rows, a.rows).length > 0) + 1]!
-      console.log(`A's rows left a tab ${(answered - gone.at).toFixed(1)} ms before B's sign-in was answered`)
-      expect(gone.at).toBeLessThan(answered)
-      await forgetSeen(tab)
-    }
+    await expectDroppedBeforeAnswered(aTabs, second, a.rows)
     for (const tab of aTabs) {
       await waitFor(
         async () => new URL(tab.url()).pathname === '/login' || (await rowsShown(tab)).join() === b.rows.join(),
@@ -155,6 +213,59 @@ describe('two people, one browser profile', () => {
       expect(shownAny((await seen(tab)).rows, a.rows)).toEqual([])
       expect((await seen(tab)).emails).not.toContain(a.email)
     }
+  })
+
+  test("a tab slow to hear of B's sign-in still drops A's rows before B's sign-in is answered", async () => {
+    const first = await aOnFirstTab()
+    const slow = await browser.context.newPage()
+    // A second of busy main thread: far longer than a sign-in takes to be answered here.
+    await slow.addInitScript(slowToHearSignIn(1000))
+    await slow.goto(`${api.url}/`)
+    await showsRows(slow, a.rows)
+
+    const second = await browser.context.newPage()
+    await signIn(second, api.url, b.email, USER_PASSWORD)
+    await showsRows(second, b.rows)
+    await expectDroppedBeforeAnswered([first, slow], second, a.rows)
+    await waitFor(
+      async () => new URL(slow.url()).pathname === '/login' || (await rowsShown(slow)).join() === b.rows.join(),
+      { what: "B's page or the login page on A's tab" },
+    )
+  })
+
+  test("a tab opened while B signs in shows nothing until B's sign-in is done, then B's page", async () => {
+    const first = await aOnFirstTab()
+    const slow = await holdView(first)
+    const second = await browser.context.newPage()
+    await second.goto(`${api.url}/login`)
+    const opened = await browser.context.newPage()
+    await submitSignIn(second, b.email)
+    await expect.poll(() => waitingForView(second)).toEqual(['exclusive'])
+
+    // The cookie is still A's: a page shown now would be A's.
+    await opened.goto(`${api.url}/`)
+    await expect.poll(() => waitingForView(opened)).toEqual(['exclusive', 'shared'])
+    expect(await slow.letGo()).toBe(true)
+
+    await second.waitForURL((url) => url.pathname !== '/login')
+    await showsRows(opened, b.rows)
+    expect(shownAny((await seen(opened)).rows, a.rows)).toEqual([])
+    expect((await seen(opened)).emails).not.toContain(a.email)
+  })
+
+  test('a tab that never lets go of the view holds a sign-in elsewhere back by the bounded wait only', async () => {
+    const first = await aOnFirstTab()
+    await holdView(first)
+    const second = await browser.context.newPage()
+    await second.goto(`${api.url}/login`)
+    const submitted: number = await second.evaluate('performance.now()')
+    await submitSignIn(second, b.email)
+    await second.waitForURL((url) => url.pathname !== '/login')
+    await showsRows(second, b.rows)
+    const sent: number = await second.evaluate(
+      `performance.getEntriesByName(location.origin + '/api/auth/login')[0].startTime`,
+    )
+    expect(sent - submitted).toBeGreaterThanOrEqual(VIEW_WAIT_MS)
   })
 
   test("B signing in outside the app's pages (same cookie jar) ends A's page too", async () => {

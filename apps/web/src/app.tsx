@@ -1,5 +1,5 @@
-import { SESSION_CHANGE_HOLD_MS, watchSession } from '@dormant/client'
-import { useEffect, useRef, useState } from 'preact/hooks'
+import { holdSessionView, SESSION_CHANGE_HOLD_MS, watchSession } from '@dormant/client'
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import { AdminPage } from './pages/admin-page.js'
 import { LoginPage } from './pages/login-page.js'
 import { NotFoundPage } from './pages/not-found-page.js'
@@ -7,24 +7,34 @@ import { UserPage } from './pages/user-page.js'
 import { WebhooksPage } from './pages/webhooks-page.js'
 import { navigate, usePath } from './router.js'
 
-const PAGES: Record<string, { title: string; Page: () => preact.JSX.Element }> = {
+/** `signedOut`: the page shows nothing of any user, so another tab's sign-in need not wait for it. */
+const PAGES: Record<string, { title: string; Page: () => preact.JSX.Element; signedOut?: boolean }> = {
   '/': { title: 'Your status', Page: UserPage },
-  '/login': { title: 'Sign in', Page: LoginPage },
+  '/login': { title: 'Sign in', Page: LoginPage, signedOut: true },
   '/admin': { title: 'Admin', Page: AdminPage },
   '/admin/webhooks': { title: 'Webhooks', Page: WebhooksPage },
 }
+const NOT_FOUND = { title: 'Not found', Page: NotFoundPage, signedOut: true }
 
 export const App = () => {
   const path = usePath()
-  const { title, Page } = PAGES[path] ?? { title: 'Not found', Page: NotFoundPage }
+  const { title, Page, signedOut = false } = PAGES[path] ?? NOT_FOUND
   const first = useRef(true)
+  const focusPending = useRef(false)
   const session = useSession()
+  const viewing = useSessionView(!signedOut && !session.changing)
+  const shown = !session.changing && (signedOut || viewing)
   useEffect(() => {
     document.title = `${title} · Dormant`
     // After in-app navigation, move focus to the new page so screen readers announce it.
     if (first.current) first.current = false
-    else document.querySelector<HTMLElement>('main h1')?.focus()
+    else focusPending.current = true
   }, [path, title])
+  useEffect(() => {
+    if (!shown || !focusPending.current) return
+    focusPending.current = false
+    document.querySelector<HTMLElement>('main h1')?.focus()
+  }, [path, shown])
   // A new session remounts the page: no component keeps anything of the previous user.
   // While another tab signs in, no page is shown at all: the cookie may change any moment.
   if (session.changing) {
@@ -36,7 +46,28 @@ export const App = () => {
       </main>
     )
   }
+  // Until this tab holds the view (at once, unless another tab is signing in) it shows nothing.
+  if (!shown) return <main id="main" class="narrow" aria-busy="true" />
   return <Page key={session.generation} />
+}
+
+/**
+ * Holds the session view (`holdSessionView`) while `shows` (the page shows a user's data and
+ * no sign-in is under way), and says whether the page may show it. The view is let go in a
+ * layout effect: after the DOM no longer shows the data, in the same task, so a sign-in waiting
+ * for it sends its request only once this tab's screen is clear, however slow the tab is.
+ */
+const useSessionView = (shows: boolean) => {
+  const [held, setHeld] = useState(false)
+  useLayoutEffect(() => {
+    if (!shows) return
+    const release = holdSessionView(() => setHeld(true))
+    return () => {
+      release()
+      setHeld(false)
+    }
+  }, [shows])
+  return shows && held
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Permission, Role, TransactionJson, UserJson } from '@dormant/core'
 import { ApiError } from './errors.js'
-import { announceSession } from './session.js'
+import { announceSession, changeSession } from './session.js'
 
 export type PermissionInfo = { name: Permission; description: string }
 export type UsersPage = { users: UserJson[]; nextCursor: string | null }
@@ -78,18 +78,19 @@ export const createApiClient = (options: ApiClientOptions = {}) => {
 
   return {
     /**
-     * Other tabs drop what they show before the request leaves: once it is answered the
-     * cookie may be someone else's. They are told the outcome either way.
+     * Sent once the other tabs show nothing of any user (`changeSession`): once it is answered
+     * the cookie may be someone else's. They are told the outcome either way. Call it from a
+     * page that shows no user's data (a login page): a tab holding the view waits on itself.
      */
-    login: async (email: string, password: string) => {
-      announceSession({ kind: 'changing' })
-      try {
-        return await sessionUser(request('POST', LOGIN_PATH, { email, password }))
-      } catch (err) {
-        announceSession({ kind: 'unchanged' })
-        throw err
-      }
-    },
+    login: (email: string, password: string) =>
+      changeSession(async () => {
+        try {
+          return await sessionUser(request('POST', LOGIN_PATH, { email, password }))
+        } catch (err) {
+          announceSession({ kind: 'unchanged' })
+          throw err
+        }
+      }),
     logout: async () => {
       await request<void>('POST', '/api/auth/logout')
       announceSession({ kind: 'signed-out' })

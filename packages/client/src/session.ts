@@ -16,6 +16,15 @@ export const SESSION_CHANNEL = 'dormant session'
 /** How long a tab waits for the outcome of another tab's sign-in before asking itself. */
 export const SESSION_CHANGE_HOLD_MS = 10_000
 
+/**
+ * Web Lock held, shared, by every tab while it shows a user's data, and taken exclusively by a
+ * sign-in: its request leaves only once no tab shows anything of the user the cookie belonged to.
+ */
+export const SESSION_VIEW_LOCK = 'dormant session view'
+
+/** How long a sign-in waits for the other tabs to let go of the view; a frozen tab must not block it. */
+export const SESSION_VIEW_WAIT_MS = 2_000
+
 /** This tab, so a watcher can tell its own announcements from other tabs'. */
 const TAB = Math.random().toString(36).slice(2)
 
@@ -57,4 +66,67 @@ export const watchSession = (
     listener(signal, previous, from === TAB)
   }
   return () => channel.close()
+}
+
+/** Web Locks, missing outside secure contexts: there the view is not ordered, only announced. */
+const webLocks = () => (typeof navigator === 'object' ? navigator.locks : undefined)
+
+/**
+ * Holds the shared view lock for a page about to show a user's data, and calls `onHeld` once
+ * it may (at once where the browser has no Web Locks). Call the returned function once that
+ * data is off the screen: it lets a waiting sign-in go ahead (or drops a request not yet held).
+ */
+export const holdSessionView = (onHeld: () => void): (() => void) => {
+  const locks = webLocks()
+  if (!locks) {
+    onHeld()
+    return () => {}
+  }
+  const waiting = new AbortController()
+  let released = false
+  let release = () => {}
+  locks
+    .request(SESSION_VIEW_LOCK, { mode: 'shared', signal: waiting.signal }, () => {
+      // Granted just as this tab let go: nothing to show any more.
+      if (released) return
+      onHeld()
+      return new Promise<void>((resolve) => {
+        release = resolve
+      })
+    })
+    .catch(() => {
+      // Let go while still waiting in the queue.
+    })
+  return () => {
+    released = true
+    waiting.abort()
+    release()
+  }
+}
+
+/**
+ * Runs `change` (a sign-in, which may hand the cookie to someone else) once no other tab shows
+ * a user's data: announces "changing", on which every tab hides its page and lets go of the
+ * view, then holds the view lock exclusively, so tabs opened meanwhile show nothing either,
+ * until `change` has announced its outcome. After `SESSION_VIEW_WAIT_MS` (or without Web
+ * Locks) `change` runs anyway: the other tabs then drop what they show as they hear of it.
+ */
+export const changeSession = async <T>(change: () => Promise<T>): Promise<T> => {
+  announceSession({ kind: 'changing' })
+  const locks = webLocks()
+  if (!locks) return change()
+  let granted = false
+  try {
+    return await locks.request(
+      SESSION_VIEW_LOCK,
+      { mode: 'exclusive', signal: AbortSignal.timeout(SESSION_VIEW_WAIT_MS) },
+      () => {
+        granted = true
+        return change()
+      },
+    )
+  } catch (err) {
+    if (granted) throw err
+    return change()
+  }
 }
