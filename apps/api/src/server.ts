@@ -12,7 +12,7 @@ import {
   type Logger,
   redactUrl,
 } from '@dormant/core'
-import { closeDb, deploymentId, openDb } from '@dormant/db'
+import { closeDb, DB_START_WAIT_MS, deploymentId, openDb } from '@dormant/db'
 import { serve } from '@hono/node-server'
 import { createApp } from './app.js'
 import { createLoginLimiter } from './auth/rate-limit.js'
@@ -38,7 +38,10 @@ const settledWithin = (ms: number, promises: Promise<unknown>[]) =>
 
 /** Opens the DB and Redis connections and wires them into the app's dependencies. */
 export const createDeps = async (config: ApiConfig, log: Logger = createLogger('api', config.LOG_LEVEL)) => {
-  const db = await openDb(databaseLocation(config))
+  const db = await openDb(databaseLocation(config), {
+    waitMs: DB_START_WAIT_MS,
+    onWait: (err) => log.warn({ err: (err as Error).message }, 'database unavailable at start; trying again'),
+  })
   const deployment = await deploymentId(db)
   const redis = connectRedis(config.REDIS_URL)
   const subscriber = connectRedis(config.REDIS_URL)

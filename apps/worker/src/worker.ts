@@ -11,7 +11,7 @@ import {
   redactUrl,
   redisSafetyWarnings,
 } from '@dormant/core'
-import { closeDb, deploymentId, openDb } from '@dormant/db'
+import { closeDb, DB_START_WAIT_MS, deploymentId, openDb } from '@dormant/db'
 import { Worker } from 'bullmq'
 import { hibernationProcessor } from './complete-hibernation.js'
 import type { WorkerConfig } from './env.js'
@@ -42,7 +42,10 @@ export const startWorker = async (
   log: Logger,
   hooks: { onClash?: (err: DeploymentClash) => void } = {},
 ) => {
-  const db = await openDb(databaseLocation(config))
+  const db = await openDb(databaseLocation(config), {
+    waitMs: DB_START_WAIT_MS,
+    onWait: (err) => log.warn({ err: (err as Error).message }, 'database unavailable at start; trying again'),
+  })
   const deployment = await deploymentId(db).catch(async (err) => {
     await closeDb(db)
     throw err

@@ -1,6 +1,7 @@
 import { openPostgresStore } from './postgres/store.js'
 import { openSqliteStore } from './sqlite/store.js'
 import type { Store } from './store.js'
+import { databaseUnavailable } from './unavailable.js'
 
 export {
   ACTIVATION_EFFECTS,
@@ -17,6 +18,7 @@ export { normalizeEmail } from './sqlite/users.js'
 export type { AttemptOutcome, WebhookEndpointJson } from './sqlite/webhooks.js'
 export { activeSecrets, deliveryJson } from './sqlite/webhooks.js'
 export type { Store } from './store.js'
+export { databaseRejectedValue, databaseUnavailable } from './unavailable.js'
 
 /** An open database: either backend, behind the same functions. */
 export type Db = Store
@@ -28,10 +30,35 @@ export const isPostgresUrl = (location: string) => /^postgres(ql)?:\/\//.test(lo
  * Opens and migrates the database at `location`: a `postgres://` URL, or the path of a
  * SQLite file (created with its folder if needed; `:memory:` for a private one).
  */
-export const openDb = async (location: string): Promise<Db> => {
-  if (isPostgresUrl(location)) return openPostgresStore(location)
-  return openSqliteStore(location)
+export const openDb = async (location: string, options: OpenOptions = {}): Promise<Db> => {
+  const until = Date.now() + (options.waitMs ?? 0)
+  for (;;) {
+    try {
+      return isPostgresUrl(location) ? await openPostgresStore(location) : await openSqliteStore(location)
+    } catch (err) {
+      // A SQLite file that cannot be opened is a setting to fix, not a server to wait for.
+      if (!isPostgresUrl(location) || !databaseUnavailable(err) || Date.now() >= until) throw err
+      options.onWait?.(err)
+      await new Promise((resolve) => setTimeout(resolve, OPEN_RETRY_MS))
+    }
+  }
 }
+
+export type OpenOptions = {
+  /**
+   * How long to keep trying while PostgreSQL cannot serve yet (restarting, refusing
+   * connections, a connection ended mid-migration); 0 (the default) tries once. Other errors
+   * (a wrong password, a missing database) and SQLite's are thrown at once.
+   */
+  waitMs?: number
+  /** Told of each failed try before the next. */
+  onWait?: (err: unknown) => void
+}
+
+const OPEN_RETRY_MS = 500
+
+/** How long the API and the worker wait, starting, for a database that cannot serve yet. */
+export const DB_START_WAIT_MS = 30_000
 
 export const closeDb = (db: Db) => db.close()
 

@@ -17,7 +17,7 @@ const POOL_SIZE = 10
 /** Taken by the `events_assign_id` trigger (migration 0001) for every event appended. */
 export const EVENTS_APPEND_LOCK = 4672823917202001n
 /** Held for the whole migration, so processes starting together migrate once. */
-const MIGRATION_LOCK = 4672823917202002n
+export const MIGRATION_LOCK = 4672823917202002n
 
 const MIGRATIONS = join(
   dirname(createRequire(import.meta.url).resolve('@dormant/db/package.json')),
@@ -50,6 +50,9 @@ export const openPostgres = async (url: string): Promise<PgDb> => {
  */
 const migrateOnce = async (url: string) => {
   const client = new pg.Client({ connectionString: url })
+  // A connection the server ends (a restart, pg_terminate_backend) fails the query under way,
+  // which the caller sees; unheard, the client's own 'error' event would end the process.
+  client.on('error', () => {})
   await client.connect()
   try {
     await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK])

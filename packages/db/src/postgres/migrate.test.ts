@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { waitFor } from '@dormant/testing'
+import { startTcpProxy, waitFor } from '@dormant/testing'
 import { expect, test } from 'vitest'
+import { MIGRATION_LOCK } from './client.js'
 import { connect, postgresDatabase } from './test-database.js'
 
 const PACKAGE = dirname(dirname(dirname(fileURLToPath(import.meta.url))))
@@ -63,5 +64,69 @@ test('six processes opening one empty database together apply each migration onc
     expect(triggers.rows).toEqual([{ tgname: 'events_assign_id' }])
   } finally {
     await client.end()
+  }
+}, 240_000)
+
+test('a process whose connection breaks while it waits to migrate tries again, and opens', async () => {
+  const url = await postgresDatabase()
+  const server = new URL(url)
+  // The opener reaches PostgreSQL through a proxy, which cuts its connection as a restart would.
+  const proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) }, 'postgres')
+  const throughProxy = new URL(url)
+  throughProxy.port = String(proxy.port)
+  const holder = await connect(url)
+  try {
+    // Another process is migrating: the opener waits on the lock.
+    await holder.query('select pg_advisory_lock($1)', [MIGRATION_LOCK])
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `import { closeDb, openDb } from './src/index.ts'
+         const db = await openDb(${JSON.stringify(throughProxy.href)}, {
+           waitMs: 60_000,
+           onWait: (err) => console.log('waiting: ' + err.message),
+         })
+         await closeDb(db)
+         console.log('opened')`,
+      ],
+      { cwd: PACKAGE, stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    let out = ''
+    for (const s of [child.stdout, child.stderr]) s.on('data', (c: Buffer) => (out += c.toString()))
+    const done = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    const tried = () => {
+      if (child.exitCode !== null) throw new Error(`the opener exited (${child.exitCode}):\n${out}`)
+      return out.includes('waiting: ')
+    }
+    /** A session waiting for the migration lock, other than `not`. */
+    const waiter = async (not = 0) =>
+      (
+        await holder.query<{ pid: number }>(
+          `select pid from pg_stat_activity
+            where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory'
+              and pid <> $1`,
+          [not],
+        )
+      ).rows[0]?.pid
+    const first = await waitFor(() => waiter(), {
+      timeoutMs: 150_000,
+      what: 'the opener to wait for the migration lock',
+    })
+    // Its connection reset mid-query, and new ones refused for a while.
+    proxy.partition('refuse')
+    await waitFor(tried, { timeoutMs: 30_000, what: 'a failed try' })
+    proxy.heal()
+    // (The server may not notice the first session's client is gone while it waits on a lock.)
+    await waitFor(() => waiter(first), { timeoutMs: 30_000, what: 'the opener to wait again, on a new connection' })
+    await holder.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK])
+    expect(await done, out).toBe(0)
+    expect(out).toContain('opened')
+  } finally {
+    await holder.end()
+    await proxy.close()
   }
 }, 240_000)
