@@ -20,14 +20,14 @@ const SEED_BATCH = 500
  * Writes `count` realistic user.updated rows straight into the outbox, a few hundred per
  * statement (one statement per connection is all `queryDb` runs; row by row would take minutes).
  */
-const seedBacklog = async (location: string, userId: string, count: number) => {
+const seedBacklog = async (location: string, userId: string, count: number, noteBytes = 300) => {
   const user = { id: userId, email: 'backlog@example.com', name: 'Backlog', role: 'user', status: 'active', goal: 0 }
   for (let from = 0; from < count; from += SEED_BATCH) {
     const rows = Array.from({ length: Math.min(SEED_BATCH, count - from) }, (_, k) => [
       userId,
       'user.updated',
       JSON.stringify({
-        user: { ...user, permissions: ['reports.view'], version: from + k + 2, note: 'x'.repeat(300) },
+        user: { ...user, permissions: ['reports.view'], version: from + k + 2, note: 'x'.repeat(noteBytes) },
       }),
       Date.now(),
     ])
@@ -147,18 +147,24 @@ test('a client further behind than SSE_REPLAY_CAP gets a reset snapshot, not a p
 
 test('more live events during a replay than a stream may hold: it reads on through them, every event once, in order', async () => {
   // A 1 KB cap: a second live frame already exceeds what the stream may hold.
-  const env = await systemEnv(inject('redisUrl'), { SSE_BUFFER_LIMIT_BYTES: '1024' })
+  // Heartbeats every 0.2 s: some land while the paused reader leaves the replay unread.
+  const env = await systemEnv(inject('redisUrl'), { SSE_BUFFER_LIMIT_BYTES: '1024', SSE_HEARTBEAT_MS: '200' })
   const api = await spawnApi(env)
   procs.push(api)
   const owner = await api.newUser()
   const before = Math.max(0, ...(await committedEvents(dbOf(env))).all)
-  await seedBacklog(dbOf(env), owner.id, BACKLOG)
+  // About 20 MB: more than the socket buffers of both ends hold, so while the reader pauses the
+  // replay waits for it, and the live events below come during the replay, never after it.
+  await seedBacklog(dbOf(env), owner.id, BACKLOG, 1500)
   await api.grant(owner.id, ['reports.view'])
   const admin = await api.adminCookie()
   const reader = api.stream(admin, { admin: true, lastEventId: before })
+  await reader.untilEvents(1, 'snapshot')
+  reader.pause()
   await Promise.all(
     Array.from({ length: 30 }, (_, i) => api.grant(owner.id, i % 2 ? ['reports.view'] : ['reports.export'])),
   )
+  reader.resume()
   const expected = (await committedEvents(dbOf(env), before)).all
   await waitFor(() => ids(reader).length >= expected.length || reader.ended, { timeoutMs: 30_000, what: 'everything' })
   expect(reader.ended).toBe(false)

@@ -98,11 +98,27 @@ export class SseRecorder {
     this.controller.abort()
   }
 
+  /** Until `resume`, reads nothing more: the server's writes back up, as with a client that hung. */
+  pause() {
+    this.gate ??= new Promise<void>((resolve) => {
+      this.open = resolve
+    })
+  }
+
+  resume() {
+    this.open()
+    this.gate = undefined
+  }
+
+  private gate: Promise<void> | undefined
+  private open = () => {}
+
   private async read(body: ReadableStream<Uint8Array>) {
     const decoder = new TextDecoder()
     let buffer = ''
     try {
       for await (const chunk of body) {
+        if (this.gate) await this.gate
         buffer += decoder.decode(chunk, { stream: true })
         // One pass over the chunk (slicing the rest off after each frame was quadratic in
         // its size, which a long replay made noticeable in the test process itself).

@@ -80,7 +80,11 @@ export class SseConnection {
   replay(lastId: number, frames: string) {
     if (this.closed || lastId <= this.cursor) return
     this.cursor = lastId
-    if (frames) this.res.write(frames)
+    if (!frames) return
+    this.res.write(frames)
+    // As with the opening: what the replay leaves unread does not count against the cap, or a
+    // heartbeat written while a reading client works through a long replay would end it.
+    this.allowance = Math.max(this.allowance, this.res.writableLength + this.bufferLimit)
   }
 
   /** Whether the replay should wait for the client to read before writing more. */
